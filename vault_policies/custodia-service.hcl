@@ -1,0 +1,49 @@
+# Least privilege for the Custodia service (AppRole role "custodia-service").
+# Mount names are fixed: KV v2 at custodia-kv, transit at custodia-transit.
+# Token self-management (lookup-self, renew-self) comes from the "default"
+# policy, which the AppRole role keeps attached.
+
+# Credentials of official accounts: write new versions and read them. No "delete"
+# on data/: a version is only removed for good through destroy/ when a credential
+# leaves custody (Décima novena), and the metadata delete drops the whole history.
+path "custodia-kv/data/accounts/*" {
+  capabilities = ["create", "update", "read"]
+}
+
+path "custodia-kv/metadata/accounts/*" {
+  capabilities = ["read", "delete"]
+}
+
+path "custodia-kv/destroy/accounts/*" {
+  capabilities = ["update"]
+}
+
+# TOTP seeds of gestores: replaced on re-enrollment, deleted when they leave.
+path "custodia-kv/data/gestores/*" {
+  capabilities = ["create", "update", "read", "delete"]
+}
+
+path "custodia-kv/metadata/gestores/*" {
+  capabilities = ["read", "delete"]
+}
+
+# Service-wide secrets (the webhook HMAC secret). Never deleted by the service.
+path "custodia-kv/data/service/*" {
+  capabilities = ["create", "read", "update"]
+}
+
+# Audit-chain signatures. Reading the key gives the public key for offline
+# verification; the service can neither rotate, export nor delete it.
+path "custodia-transit/sign/custodia-audit" {
+  capabilities = ["update"]
+}
+
+path "custodia-transit/keys/custodia-audit" {
+  capabilities = ["read"]
+}
+
+# Checkout child tokens: only through the token role, which pins their policy
+# to custodia-checkout-read and their lifetime.
+path "auth/token/create/custodia-checkout" {
+  capabilities = ["update"]
+}
