@@ -1,0 +1,1 @@
+"""Custodia: credential custody and gestor audit for official social-media accounts."""

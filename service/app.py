@@ -1,0 +1,87 @@
+"""The app factory: settings in, a ready Litestar app out. Nothing happens at import."""
+
+from __future__ import annotations
+
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
+from litestar import Litestar
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+
+from service.auth import DEPENDENCIES, PUBLIC_PATHS, BearerTokenMiddleware
+from service.background import Supervisor
+from service.clock import Clock, SystemClock
+from service.content_type import require_json_bodies
+from service.db.engine import make_engine, make_session_maker
+from service.jobs import default_jobs
+from service.observability import Metrics, configure_logging, request_log_middleware
+from service.problems import EXCEPTION_HANDLERS
+from service.routes import route_handlers
+from service.runtime import Runtime
+from service.settings import Settings
+from service.vault import Vault
+
+VERSION = "0.1.0"
+
+
+def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+    """Collaborators shared by the app, the CLI and the tests."""
+    engine = make_engine(settings.database_url)
+    return Runtime(
+        settings=settings,
+        clock=clock or SystemClock(),
+        engine=engine,
+        sessions=make_session_maker(engine),
+        vault=Vault(settings),
+        metrics=Metrics(),
+    )
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
+    """Build the Custodia API for ``settings``."""
+    configure_logging(settings.log_level)
+    rt = build_runtime(settings, clock)
+    supervisor = Supervisor(default_jobs() if settings.background_tasks else [])
+
+    async def on_startup() -> None:
+        await rt.start()
+        supervisor.start(rt)
+
+    async def on_shutdown() -> None:
+        await supervisor.stop()
+        await rt.vault.close()  # the SQLAlchemy plugin disposes of the engine
+
+    db = SQLAlchemyAsyncConfig(
+        engine_instance=rt.engine,
+        session_maker=rt.sessions,
+        create_all=False,
+        set_default_exception_handler=False,
+    )
+    app = Litestar(
+        route_handlers=route_handlers(),
+        dependencies=DEPENDENCIES,
+        plugins=[SQLAlchemyPlugin(config=db)],
+        middleware=[
+            request_log_middleware(rt.metrics),
+            require_json_bodies,
+            DefineMiddleware(BearerTokenMiddleware, exclude=PUBLIC_PATHS),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        on_startup=[on_startup],
+        on_shutdown=[on_shutdown],
+        request_max_body_size=settings.max_body_bytes,
+        logging_config=None,
+        openapi_config=OpenAPIConfig(
+            title="Custodia",
+            version=VERSION,
+            description=(
+                "Credential custody and gestor audit for the official social-media "
+                "accounts of Mexican public bodies."
+            ),
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin(path="/")],
+        ),
+        debug=False,
+    )
+    app.state.runtime = rt
+    return app

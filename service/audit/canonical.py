@@ -1,0 +1,31 @@
+"""The hash-chain rule, shared by the writer, the verifier and the README.
+
+hash = lowercase hex SHA-256 of the UTF-8 canonical JSON of the event without
+its ``hash`` key; canonical JSON has sorted keys, separators ``,``/``:`` and
+non-ASCII kept as is. The first event's ``prev_hash`` is 64 zeros.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+GENESIS_HASH = "0" * 64
+
+
+def canonical_json(obj: Mapping[str, Any]) -> bytes:
+    """Serialise ``obj`` by the canonical rule."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def event_hash(event: Mapping[str, Any]) -> str:
+    """Hash of an event; any ``hash`` key present is left out."""
+    body = {k: v for k, v in event.items() if k != "hash"}
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def checkpoint_message(seq: int, hash_: str, ts: str) -> bytes:
+    """The exact bytes a checkpoint signs."""
+    return canonical_json({"seq": seq, "hash": hash_, "ts": ts})

@@ -1,0 +1,100 @@
+"""Appending to the hash chain, inside the caller's transaction.
+
+Appends are serialised by the database: on PostgreSQL a transaction-scoped
+advisory lock, on SQLite the write lock that BEGIN IMMEDIATE takes. So several
+service processes never fork the chain or leave a gap in ``seq``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.audit.canonical import GENESIS_HASH, canonical_json, event_hash
+from service.clock import Clock, rfc3339
+from service.db.models import AuditEvent
+from service.principal import Caller
+
+# Arbitrary but fixed: every process must take the same advisory lock.
+AUDIT_LOCK_KEY = 0x43_55_53_54  # "CUST"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What a use case records; the chain fields are filled in by :func:`append`."""
+
+    action: str
+    outcome: str
+    account_id: str | None = None
+    subject: str | None = None
+    reason: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+def event_dict(row: AuditEvent) -> dict[str, Any]:
+    """The event as hashed and exported: ``details`` as a JSON object."""
+    return {
+        "seq": row.seq,
+        "ts": row.ts,
+        "actor": row.actor,
+        "actor_role": row.actor_role,
+        "action": row.action,
+        "outcome": row.outcome,
+        "account_id": row.account_id,
+        "subject": row.subject,
+        "reason": row.reason,
+        "request_id": row.request_id,
+        "ip": row.ip,
+        "details": json.loads(row.details),
+        "prev_hash": row.prev_hash,
+        "hash": row.hash,
+    }
+
+
+async def append(session: AsyncSession, caller: Caller, entry: Entry, clock: Clock) -> AuditEvent:
+    """Append ``entry`` as the next event of the chain, in the session's transaction."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
+    head = (
+        await session.execute(
+            select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+        )
+    ).first()
+    seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
+    event: dict[str, Any] = {
+        "seq": seq,
+        "ts": rfc3339(clock.now()),
+        "actor": caller.actor,
+        "actor_role": caller.role,
+        "action": entry.action,
+        "outcome": entry.outcome,
+        "account_id": entry.account_id,
+        "subject": entry.subject,
+        "reason": entry.reason,
+        "request_id": caller.request_id,
+        "ip": caller.ip,
+        "details": dict(entry.details),
+        "prev_hash": prev_hash,
+    }
+    row = AuditEvent(
+        **{**event, "details": canonical_json(event["details"]).decode()},
+        hash=event_hash(event),
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def head(session: AsyncSession) -> tuple[int, str]:
+    """(seq, hash) of the last event, or (0, genesis) for an empty chain."""
+    row = (
+        await session.execute(
+            select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+        )
+    ).first()
+    return (row.seq, row.hash) if row else (0, GENESIS_HASH)

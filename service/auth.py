@@ -1,0 +1,75 @@
+"""Bearer-token authentication middleware and role guards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency, Provide
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from service.errors import Forbidden, Unauthenticated
+from service.principal import Caller, Principal
+from service.runtime import Runtime
+from service.tokens.repository import TokenRepository, token_digest
+
+PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/metrics$", "^/schema", "^/v1/public/"]
+
+
+class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
+    """Resolve ``Authorization: Bearer`` to a principal; 401 when absent or dead."""
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        header = connection.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("Send Authorization: Bearer <token>")
+        rt: Runtime = connection.app.state.runtime
+        async with rt.sessions() as session:
+            principal = await TokenRepository(session).authenticate(
+                token_digest(token.strip()), rt.clock.now()
+            )
+        if principal is None:
+            raise Unauthenticated("The token is unknown, revoked or belongs to a departed gestor")
+        return AuthenticationResult(user=principal, auth=None)
+
+
+def allow(*roles: str) -> Any:
+    """Guard: only these roles may call the handler."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        principal = connection.scope.get("user")
+        if not isinstance(principal, Principal) or principal.role not in roles:
+            raise Forbidden(f"This action needs the role {' or '.join(roles)}")
+
+    return guard
+
+
+def caller_of(request: Request[Any, Any, Any]) -> Caller:
+    """Provider: the caller, with request id and client address for the audit trail."""
+    principal = request.scope.get("user")
+    client = request.client
+    return Caller(
+        principal=principal if isinstance(principal, Principal) else None,
+        request_id=request.scope.get("state", {}).get("request_id"),
+        ip=client.host if client else None,
+    )
+
+
+def runtime_of(request: Request[Any, Any, Any]) -> Runtime:
+    """Provider: the app's runtime."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+# Handlers declare ``rt: Rt`` and ``caller: CallerDep``; the app provides both.
+Rt = NamedDependency[Runtime]
+CallerDep = NamedDependency[Caller]
+DEPENDENCIES = {
+    "rt": Provide(runtime_of, sync_to_thread=False),
+    "caller": Provide(caller_of, sync_to_thread=False),
+}

@@ -1,0 +1,16 @@
+"""The periodic jobs the service runs (see service.background)."""
+
+from __future__ import annotations
+
+from service.background import Periodic
+from service.runtime import Runtime
+
+
+async def renew_vault_token(rt: Runtime) -> float:
+    return float(await rt.vault.renew_token())
+
+
+def default_jobs() -> list[Periodic]:
+    return [
+        Periodic("vault-token-renewal", renew_vault_token),
+    ]

@@ -1,0 +1,151 @@
+"""JSON logs with secret redaction, one log event per request, Prometheus metrics."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import sys
+import time
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+# Any key that can carry a secret is dropped wherever it appears in an event.
+SECRET_KEY = re.compile(
+    r"pass(word)?|secret|seed|token|totp|code|backup|authorization|cookie|credential|otp",
+    re.IGNORECASE,
+)
+REDACTED = "[redacted]"
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: drop secret-bearing keys, recursively."""
+    return _redact_mapping(event)
+
+
+def _redact_mapping(data: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in list(data):
+        if key == "event":
+            continue
+        if SECRET_KEY.search(str(key)):
+            data[key] = REDACTED
+        elif isinstance(data[key], MutableMapping):
+            data[key] = _redact_mapping(dict(data[key]))
+    return data
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """structlog → JSON lines on stdout; stdlib logging goes through the same pipe."""
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact,
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.processors.JSONRenderer()],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
+        cache_logger_on_first_use=False,
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.JSONRenderer(),
+            ],
+            foreign_pre_chain=shared,
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+    # uvicorn's access log would duplicate our request event, without redaction.
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+class Metrics:
+    """Prometheus collectors of one app instance (not the global registry)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "custodia_http_requests_total",
+            "HTTP requests by method, route and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "custodia_http_request_duration_seconds",
+            "HTTP request latency by method and route",
+            ["method", "route"],
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def request_log_middleware(metrics: Metrics) -> Any:
+    """ASGI middleware factory: request id, one log event and metrics per request."""
+    log = structlog.get_logger("custodia.http")
+
+    def middleware(app: ASGIApp) -> ASGIApp:
+        async def handle(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != ScopeType.HTTP:
+                await app(scope, receive, send)
+                return
+            method: str = scope["method"]  # type: ignore[typeddict-item]
+            request_id = _request_id(scope)
+            scope.setdefault("state", {})["request_id"] = request_id
+            status = 500
+            started = time.perf_counter()
+
+            async def send_wrapper(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    message["headers"] = [
+                        *message.get("headers", []),
+                        (b"x-request-id", request_id.encode()),
+                    ]
+                await send(message)
+
+            try:
+                await app(scope, receive, send_wrapper)
+            finally:
+                elapsed = time.perf_counter() - started
+                route = scope.get("path_template") or "unmatched"
+                user = scope.get("user")
+                metrics.requests.labels(method, route, str(status)).inc()
+                metrics.latency.labels(method, route).observe(elapsed)
+                log.info(
+                    "request",
+                    request_id=request_id,
+                    principal=getattr(user, "actor", None),
+                    role=getattr(user, "role", None),
+                    method=method,
+                    route=route,
+                    status=status,
+                    latency_ms=round(elapsed * 1000, 2),
+                )
+
+        return handle
+
+    return middleware
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            if REQUEST_ID.match(candidate):
+                return candidate
+    return secrets.token_hex(8)

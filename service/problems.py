@@ -1,0 +1,108 @@
+"""The one place where errors become RFC 9457 problem details.
+
+A response never carries a stack trace or an exception's own message unless
+that message was written for the caller (DomainError.detail).
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from service.errors import DatabaseUnavailable, DomainError, Locked
+
+PROBLEM_JSON = "application/problem+json"
+log = structlog.get_logger("custodia.errors")
+
+
+def problem(
+    status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> Response[dict[str, Any]]:
+    """Build a problem+json response."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    return Response(
+        content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers or {}
+    )
+
+
+def _domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Locked) else None
+    return problem(
+        exc.status, exc.title, exc.detail, headers, instance=request.url.path, **exc.extra
+    )
+
+
+def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    status = exc.status_code
+    title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    extra: dict[str, Any] = {"instance": request.url.path}
+    detail = exc.detail or title
+    if isinstance(exc, ValidationException):
+        errors = [_field_error(e) for e in (exc.extra or []) if isinstance(e, dict)]
+        extra["errors"] = errors
+        named = ", ".join(e["field"] for e in errors if e.get("field"))
+        title = "Request validation failed"
+        detail = f"Invalid value for: {named}" if named else _validation_detail(exc)
+    headers = dict(exc.headers or {})
+    if status == 405 and "Allow" not in headers and isinstance(exc.extra, dict):
+        headers.update({k: str(v) for k, v in exc.extra.items()})
+    return problem(status, title, detail, headers or None, **extra)
+
+
+def _field_error(error: dict[str, Any]) -> dict[str, Any]:
+    message = str(error.get("message", "invalid"))
+    key = error.get("key")
+    if key in (None, "", "data"):
+        key = _field_from_message(message)
+    return {"field": key, "message": message, "source": error.get("source", "body")}
+
+
+def _field_from_message(message: str) -> str | None:
+    # msgspec names the field as `$.field` or "unknown field `name`".
+    if "`" in message:
+        return message.split("`")[1].removeprefix("$.") or None
+    if "$." in message:
+        return message.split("$.", 1)[1].split()[0].strip("`'\"") or None
+    return None
+
+
+def _validation_detail(exc: ValidationException) -> str:
+    text = str(exc.detail or "")
+    if "JSON" in text or "decode" in text.lower() or "malformed" in text.lower():
+        return "The request body is not valid JSON"
+    return "The request did not pass validation"
+
+
+def _database(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.error("database_unavailable", error_type=type(exc).__name__)
+    return _domain(request, DatabaseUnavailable("The database is unavailable; retry later"))
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    # Only the type is logged: an exception's text can quote values it should not.
+    log.error("unhandled_error", error_type=type(exc).__name__, path=request.url.path)
+    return problem(500, "Internal server error", "The service failed; the error was logged")
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    DomainError: _domain,
+    HTTPException: _http,
+    OperationalError: _database,
+    PoolTimeout: _database,
+    Exception: _unexpected,
+}
+
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "problem"]

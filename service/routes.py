@@ -1,0 +1,15 @@
+"""Every HTTP controller of the service, in one list the app factory mounts."""
+
+from __future__ import annotations
+
+from litestar.types import ControllerRouterHandler
+
+from service.health import HealthController
+from service.tokens.controller import TokenController
+
+
+def route_handlers() -> list[ControllerRouterHandler]:
+    return [
+        HealthController,
+        TokenController,
+    ]

@@ -1,0 +1,44 @@
+"""The live collaborators of one app instance, built by the app factory and injected."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from service.audit.log import Entry, append
+from service.clock import Clock
+from service.observability import Metrics
+from service.principal import Caller
+from service.settings import Settings
+from service.vault import Vault
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    vault: Vault
+    metrics: Metrics = field(default_factory=Metrics)
+
+    async def start(self) -> None:
+        await self.vault.login()
+
+    async def stop(self) -> None:
+        await self.vault.close()
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One database transaction: committed on exit, rolled back on error."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    async def record(self, caller: Caller, entry: Entry) -> None:
+        """Commit an audit event on its own, e.g. a refusal whose action changed nothing."""
+        async with self.transaction() as session:
+            await append(session, caller, entry, self.clock)

@@ -1,0 +1,123 @@
+"""Settings from ``CUSTODIA_*`` environment variables, validated once, at start.
+
+Nothing here is read at import time: call :meth:`Settings.from_env`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the service. Defaults are the embedded local stack's."""
+
+    database_url: str = "sqlite+aiosqlite:///.custodia/custodia.db"
+    vault_addr: str = "http://127.0.0.1:8200"
+    vault_token: str | None = None
+    vault_role_id: str | None = None
+    vault_secret_id: str | None = None
+    vault_kv_mount: str = "custodia-kv"
+    vault_transit_mount: str = "custodia-transit"
+    vault_audit_key: str = "custodia-audit"
+    vault_checkout_role: str = "custodia-checkout"
+    vault_concurrency: int = 32
+    vault_timeout_seconds: float = 5.0
+    home: Path = Path(".custodia")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    vault_port: int = 8200
+    log_level: str = "INFO"
+    max_body_bytes: int = 64 * 1024
+    checkout_default_minutes: int = 30
+    checkout_max_minutes: int = 480
+    totp_max_failures: int = 5
+    totp_lockout_minutes: int = 15
+    checkpoint_every_events: int = 1000
+    checkpoint_every_seconds: int = 300
+    rotation_due_hours_departure: int = 24
+    rotation_due_hours_unassigned: int = 24
+    rotation_due_hours_handover: int = 24
+    rotation_due_hours_incident: int = 1
+    rotation_due_hours_manual: int = 24
+    rotation_max_age_days: int = 90
+    rotation_max_age_grace_days: int = 7
+    rotation_scan_seconds: int = 3600
+    webhook_urls: tuple[str, ...] = ()
+    webhook_timeout_seconds: float = 5.0
+    webhook_max_attempts: int = 6
+    sujeto_obligado: str = "Sujeto obligado sin nombre"
+    sujeto_obligado_siglas: str = ""
+    security_contact: str = ""
+    oic_contact: str = ""
+    areas: tuple[str, ...] = ()
+    directory_show_gestores: bool = False
+    pdf_page_size: str = "A4"
+    background_tasks: bool = True
+    trusted_proxies: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``CUSTODIA_<FIELD>`` variables; fail fast on bad values."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            key = f"CUSTODIA_{f.name.upper()}"
+            raw = env.get(key)
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(key, raw, f.default)
+        if "home" in values and "database_url" not in values:
+            values["database_url"] = f"sqlite+aiosqlite:///{values['home'] / 'custodia.db'}"
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Reject combinations that cannot work, naming the setting."""
+        if not self.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise SettingsError(
+                "CUSTODIA_DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+            )
+        if not self.vault_addr.startswith(("http://", "https://")):
+            raise SettingsError("CUSTODIA_VAULT_ADDR must be an http(s) URL")
+        if bool(self.vault_role_id) != bool(self.vault_secret_id):
+            raise SettingsError("CUSTODIA_VAULT_ROLE_ID and CUSTODIA_VAULT_SECRET_ID go together")
+        if self.pdf_page_size not in ("A4", "Letter"):
+            raise SettingsError("CUSTODIA_PDF_PAGE_SIZE must be A4 or Letter")
+        for name in ("vault_concurrency", "checkout_max_minutes", "checkpoint_every_events"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"CUSTODIA_{name.upper()} must be at least 1")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _parse(key: str, raw: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, Path):
+            return Path(raw)
+        if isinstance(default, tuple):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise SettingsError(f"{key} has an invalid value") from None
+    return raw

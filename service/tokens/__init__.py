@@ -1,0 +1,1 @@
+"""API tokens: opaque, random, stored only as a hash."""

@@ -1,0 +1,89 @@
+"""Persistence of API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.db.models import ApiToken, Gestor
+from service.principal import Principal, Role
+
+TOKEN_PREFIX = "cust_"  # noqa: S105 - a prefix, not a secret
+
+
+def new_token() -> tuple[str, str]:
+    """A fresh token (256 random bits) and the SHA-256 that is all we keep."""
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return plaintext, token_digest(plaintext)
+
+
+def token_digest(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+class TokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(
+        self,
+        *,
+        name: str,
+        role: Role,
+        digest: str,
+        now: datetime,
+        created_by: str | None,
+        gestor_id: str | None = None,
+    ) -> ApiToken:
+        row = ApiToken(
+            id=str(uuid.uuid4()),
+            name=name,
+            role=role,
+            gestor_id=gestor_id,
+            token_sha256=digest,
+            created_at=now,
+            created_by=created_by,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def get(self, token_id: str) -> ApiToken | None:
+        return await self.session.get(ApiToken, token_id)
+
+    async def list(self) -> list[ApiToken]:
+        result = await self.session.scalars(select(ApiToken).order_by(ApiToken.created_at))
+        return list(result)
+
+    async def authenticate(self, digest: str, now: datetime) -> Principal | None:
+        """The principal of a live token; revoked tokens and departed gestores get None."""
+        row = (
+            await self.session.execute(
+                select(ApiToken, Gestor.departed_at)
+                .outerjoin(Gestor, Gestor.id == ApiToken.gestor_id)
+                .where(ApiToken.token_sha256 == digest)
+                .where(or_(ApiToken.revoked_at.is_(None), ApiToken.revoked_at > now))
+            )
+        ).first()
+        if row is None:
+            return None
+        token, departed_at = row
+        if departed_at is not None and departed_at <= now:
+            return None
+        return Principal(token.id, token.name, cast(Role, token.role), token.gestor_id)
+
+    async def revoke_for_gestor(self, gestor_id: str, at: datetime) -> int:
+        """Revoke every live token of a gestor from ``at``; return how many."""
+        result = await self.session.execute(
+            update(ApiToken)
+            .where(ApiToken.gestor_id == gestor_id)
+            .where(or_(ApiToken.revoked_at.is_(None), ApiToken.revoked_at > at))
+            .values(revoked_at=at)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,68 @@
+"""Making and revoking API tokens; each is an audit event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from service.audit.log import Entry, append
+from service.errors import Conflict, NotFound
+from service.principal import Caller, Role
+from service.runtime import Runtime
+from service.tokens.repository import TokenRepository, new_token
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    id: str
+    name: str
+    role: Role
+    gestor_id: str | None
+    created_at: datetime
+    token: str
+
+
+async def issue_token(
+    rt: Runtime, caller: Caller, *, role: Role, name: str, gestor_id: str | None = None
+) -> IssuedToken:
+    """Create a token; the plaintext is returned once and never stored."""
+    plaintext, digest = new_token()
+    now = rt.clock.now()
+    async with rt.transaction() as session:
+        row = await TokenRepository(session).add(
+            name=name,
+            role=role,
+            digest=digest,
+            now=now,
+            created_by=caller.actor,
+            gestor_id=gestor_id,
+        )
+        await append(
+            session,
+            caller,
+            Entry(
+                "token.created",
+                "ok",
+                subject=f"token:{row.id}",
+                details={"role": role, "name": name, "gestor_id": gestor_id},
+            ),
+            rt.clock,
+        )
+    return IssuedToken(row.id, name, role, gestor_id, now, plaintext)
+
+
+async def revoke_token(rt: Runtime, caller: Caller, token_id: str) -> None:
+    """Revoke a token from now on."""
+    async with rt.transaction() as session:
+        row = await TokenRepository(session).get(token_id)
+        if row is None:
+            raise NotFound(f"No token with id {token_id}")
+        if row.revoked_at is not None:
+            raise Conflict("The token is already revoked")
+        row.revoked_at = rt.clock.now()
+        await append(
+            session,
+            caller,
+            Entry("token.revoked", "ok", subject=f"token:{row.id}", details={"role": row.role}),
+            rt.clock,
+        )

@@ -1,0 +1,144 @@
+"""Shared fixtures: a real OpenBao dev server and real SQLite and PostgreSQL databases.
+
+Nothing here mocks Vault or the database. ``CUSTODIA_TEST_DATABASE_URL`` adds
+PostgreSQL to every database test; ``CUSTODIA_REQUIRE_POSTGRES=1`` turns its
+absence into a failure instead of a skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Litestar
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from service.app import create_app
+from service.clock import Clock
+from service.db.migrate import upgrade_to_head
+from service.devstack.bootstrap import AppRoleCredentials, bootstrap_vault
+from service.principal import SYSTEM
+from service.runtime import Runtime
+from service.settings import Settings
+from service.tokens.usecases import issue_token
+from tests.bao_server import DevServer, start_dev_server, stop
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_URL = os.environ.get("CUSTODIA_TEST_DATABASE_URL", "")
+REQUIRE_PG = os.environ.get("CUSTODIA_REQUIRE_POSTGRES") == "1"
+
+
+class Client(httpx.AsyncClient):
+    """An httpx client bound to one app, in the test's own event loop."""
+
+    app: Litestar
+
+
+@pytest.fixture(scope="session")
+def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    server = start_dev_server(tmp_path_factory.mktemp("bao"))
+    try:
+        yield server
+    finally:
+        stop(server)
+
+
+@pytest.fixture(scope="session")
+def approle(bao: DevServer) -> AppRoleCredentials:
+    """The service's AppRole: tests run with the service policy only, as in production."""
+    return bootstrap_vault(bao.addr, bao.root_token, ROOT / "vault_policies")
+
+
+async def reset_postgres(url: str) -> None:
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """A freshly migrated database of each kind, once per session."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'custodia.db'}"
+    else:
+        if not PG_URL:
+            if REQUIRE_PG:
+                pytest.fail("CUSTODIA_REQUIRE_POSTGRES=1 but CUSTODIA_TEST_DATABASE_URL is unset")
+            pytest.skip("PostgreSQL tests need CUSTODIA_TEST_DATABASE_URL")
+        url = PG_URL
+        await reset_postgres(url)
+    # Alembic's env runs its own event loop, so it cannot share the test loop.
+    await asyncio.to_thread(upgrade_to_head, url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(bao: DevServer, approle: AppRoleCredentials, database_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        vault_addr=bao.addr,
+        vault_role_id=approle.role_id,
+        vault_secret_id=approle.secret_id,
+        background_tasks=False,
+    )
+
+
+AppFactory = Callable[..., Awaitable[Client]]
+
+
+@pytest.fixture(scope="session")
+async def make_client(settings: Settings) -> AsyncIterator[AppFactory]:
+    """Start more apps on the same database and Vault, e.g. with a frozen clock."""
+    async with AsyncExitStack() as stack:
+
+        async def factory(clock: Clock | None = None, **overrides: Any) -> Client:
+            app = create_app(dataclasses.replace(settings, **overrides), clock=clock)
+            # The app's own lifespan runs in an anyio task group, which cannot be
+            # entered and left from different fixture tasks; start the runtime here.
+            rt: Runtime = app.state.runtime
+            await rt.start()
+            stack.push_async_callback(rt.stop)
+            transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+            client = Client(transport=transport, base_url="http://custodia")
+            client.app = app
+            return await stack.enter_async_context(client)
+
+        yield factory
+
+
+@pytest.fixture(scope="session")
+async def client(make_client: AppFactory) -> Client:
+    return await make_client()
+
+
+def runtime_of(client: Client) -> Runtime:
+    rt: Runtime = client.app.state.runtime
+    return rt
+
+
+async def bearer(client: Client, role: str = "admin", name: str = "test") -> dict[str, str]:
+    """Headers with a fresh token of ``role`` (admin or auditor)."""
+    issued = await issue_token(runtime_of(client), SYSTEM, role=role, name=name)  # type: ignore[arg-type]
+    return {"Authorization": f"Bearer {issued.token}"}
+
+
+@pytest.fixture(scope="session")
+async def admin(client: Client) -> dict[str, str]:
+    return await bearer(client, "admin", "admin-fixture")
+
+
+@pytest.fixture(scope="session")
+async def auditor(client: Client) -> dict[str, str]:
+    return await bearer(client, "auditor", "auditor-fixture")

@@ -1,0 +1,71 @@
+"""Foundation: health, tokens, auth, problem details, limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import Client
+
+
+async def test_healthz_and_readyz(client: Client) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"database": "ok", "vault": "ok"}
+
+
+async def test_metrics_count_requests(client: Client) -> None:
+    await client.get("/healthz")
+    body = (await client.get("/metrics")).text
+    assert 'custodia_http_requests_total{method="GET",route="/healthz",status="200"}' in body
+
+
+async def test_missing_and_wrong_tokens_get_401_problem(client: Client) -> None:
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic x"}):
+        resp = await client.get("/v1/tokens", headers=headers)
+        assert resp.status_code == 401
+        assert resp.headers["content-type"].startswith("application/problem+json")
+        assert resp.json()["title"] == "Authentication required"
+
+
+async def test_token_lifecycle_and_roles(
+    client: Client, admin: dict[str, str], auditor: dict[str, str]
+) -> None:
+    assert (await client.get("/v1/tokens", headers=auditor)).status_code == 403
+    made = await client.post("/v1/tokens", json={"role": "auditor", "name": "oic"}, headers=admin)
+    assert made.status_code == 201, made.text
+    token = made.json()["token"]
+    assert token.startswith("cust_") and len(token) >= 43
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await client.get("/v1/tokens", headers=headers)).status_code == 403
+    listed = (await client.get("/v1/tokens", headers=admin)).json()
+    assert all("token" not in row for row in listed)
+    revoked = await client.delete(f"/v1/tokens/{made.json()['id']}", headers=admin)
+    assert revoked.status_code == 204
+    assert (await client.get("/v1/tokens", headers=headers)).status_code == 401
+
+
+async def test_bad_bodies_get_problem_details(client: Client, admin: dict[str, str]) -> None:
+    cases: list[tuple[dict[str, Any], int, str | None]] = [
+        ({"content": b"{not json", "headers": {"Content-Type": "application/json"}}, 400, None),
+        ({"json": {"role": "admin", "name": "x", "extra": 1}}, 400, "extra"),
+        ({"json": {"role": "root", "name": "x"}}, 400, "role"),
+        ({"json": {"role": "admin", "name": 5}}, 400, "name"),
+        ({"content": b"role=admin", "headers": {"Content-Type": "text/plain"}}, 415, None),
+        ({"json": {"role": "admin", "name": "x" * 70_000}}, 413, None),
+    ]
+    for kwargs, status, field in cases:
+        extra_headers = kwargs.pop("headers", {})
+        resp = await client.post("/v1/tokens", headers={**admin, **extra_headers}, **kwargs)
+        assert resp.status_code == status, (kwargs, resp.text)
+        assert resp.headers["content-type"].startswith("application/problem+json")
+        problem = resp.json()
+        assert problem["status"] == status and problem["title"] and problem["detail"]
+        if field:
+            assert field in problem["detail"], problem
+
+
+async def test_unknown_method_gets_405(client: Client, admin: dict[str, str]) -> None:
+    resp = await client.put("/v1/tokens", headers=admin, json={})
+    assert resp.status_code == 405
+    assert resp.headers["content-type"].startswith("application/problem+json")
