@@ -1,0 +1,1 @@
+"""Pure domain rules of the policy: no I/O, no clock, no framework."""
