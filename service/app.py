@@ -6,16 +6,17 @@ from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlche
 from litestar import Litestar
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
-from service.auth import DEPENDENCIES, PUBLIC_PATHS, BearerTokenMiddleware
+from service.auth import DEPENDENCIES, PUBLIC_PATHS, PUBLIC_PREFIXES, BearerTokenMiddleware
 from service.background import Supervisor
 from service.clock import Clock, SystemClock
 from service.content_type import require_json_bodies
 from service.db.engine import make_engine, make_session_maker
 from service.jobs import default_jobs
 from service.observability import Metrics, configure_logging, request_log_middleware
-from service.problems import EXCEPTION_HANDLERS
+from service.problems import EXCEPTION_HANDLERS, document_problems
 from service.routes import route_handlers
 from service.runtime import Runtime
 from service.settings import Settings
@@ -79,9 +80,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
                 "accounts of Mexican public bodies."
             ),
             path="/schema",
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(
+                        type="http", scheme="bearer", description="Custodia API token"
+                    )
+                }
+            ),
+            security=[{"bearer": []}],
             render_plugins=[SwaggerRenderPlugin(path="/")],
         ),
         debug=False,
     )
+    document_problems(app, PUBLIC_PREFIXES)
     app.state.runtime = rt
     return app

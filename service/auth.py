@@ -15,7 +15,8 @@ from service.principal import Caller, Principal
 from service.runtime import Runtime
 from service.tokens.repository import TokenRepository, token_digest
 
-PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/metrics$", "^/schema", "^/v1/public/"]
+PUBLIC_PREFIXES = ("/healthz", "/readyz", "/metrics", "/schema", "/v1/public/")
+PUBLIC_PATHS = [f"^{prefix}" for prefix in PUBLIC_PREFIXES]
 
 
 class BearerTokenMiddleware(AbstractAuthenticationMiddleware):

@@ -10,8 +10,10 @@ from http import HTTPStatus
 from typing import Any
 
 import structlog
-from litestar import Request, Response
+import msgspec
+from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -97,6 +99,49 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dic
     return problem(500, "Internal server error", "The service failed; the error was logged")
 
 
+class ProblemDetail(msgspec.Struct):
+    """RFC 9457 problem details, as every error response carries them."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+
+
+def errors(*codes: int) -> dict[int, ResponseSpec]:
+    """OpenAPI responses for the problem statuses a handler can answer."""
+    return {
+        code: ResponseSpec(
+            data_container=ProblemDetail,
+            description=HTTPStatus(code).phrase,
+            media_type=PROBLEM_JSON,
+            generate_examples=False,
+        )
+        for code in codes
+    }
+
+
+def document_problems(app: Litestar, public_paths: tuple[str, ...]) -> None:
+    """Add to every operation the problem responses the shared machinery can produce.
+
+    Handlers declare only their own specific statuses (``responses=errors(409)``).
+    """
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            methods = set(getattr(handler, "http_methods", ()))
+            codes = {500}
+            if not route.path.startswith(public_paths):
+                codes |= {401, 403, 503}
+            if "{" in route.path:
+                codes.add(404)
+            if methods & {"POST", "PUT", "PATCH"}:
+                codes |= {400, 413, 415, 422}
+            elif "{" in route.path or getattr(handler, "parsed_fn_signature", None):
+                codes.add(400)
+            handler.responses = {**errors(*sorted(codes)), **(handler.responses or {})}
+
+
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: _domain,
     HTTPException: _http,
@@ -105,4 +150,4 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     Exception: _unexpected,
 }
 
-__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "problem"]
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "document_problems", "errors", "problem"]

@@ -10,6 +10,7 @@ from litestar import Controller, delete, get, post
 from litestar.params import FromPath, JSONBody
 
 from service.auth import CallerDep, Rt, allow
+from service.problems import errors
 from service.tokens.repository import TokenRepository
 from service.tokens.usecases import issue_token, revoke_token
 
@@ -57,6 +58,6 @@ class TokenController(Controller):
             TokenInfo(r.id, r.name, r.role, r.gestor_id, r.created_at, r.revoked_at) for r in rows
         ]
 
-    @delete("/{token_id:str}", summary="Revoke a token")
+    @delete("/{token_id:str}", summary="Revoke a token", responses=errors(409))
     async def revoke(self, rt: Rt, caller: CallerDep, token_id: FromPath[str]) -> None:
         await revoke_token(rt, caller, token_id)

@@ -1,0 +1,1 @@
+"""Rotation obligations: departures, unassignments, incidents, handovers, max age."""

@@ -1,0 +1,72 @@
+"""What custody asks of rotations, inside custody's own transactions.
+
+Credentials and checkouts call these; they never touch obligations directly.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.audit.log import Entry, append
+from service.clock import Clock
+from service.db.models import RotationObligation
+from service.domain.rotation import is_satisfied_by
+from service.principal import Caller
+from service.vault import SecretVersion
+
+
+async def open_obligation(session: AsyncSession, account_id: str) -> RotationObligation | None:
+    """The account's open (or overdue) obligation, if any."""
+    result = await session.scalars(
+        select(RotationObligation)
+        .where(RotationObligation.account_id == account_id)
+        .where(RotationObligation.satisfied_at.is_(None))
+    )
+    return result.first()
+
+
+async def rotation_required(session: AsyncSession, account_id: str) -> bool:
+    """True while the account owes a new password."""
+    return await open_obligation(session, account_id) is not None
+
+
+async def credential_written(
+    session: AsyncSession,
+    caller: Caller,
+    clock: Clock,
+    *,
+    account_id: str,
+    version: SecretVersion,
+    password_changed: bool,
+) -> RotationObligation | None:
+    """Satisfy the open obligation if this new version is the evidence it waits for.
+
+    ``password_changed`` compares against the version current before this write,
+    which is the version current at the trigger or a later one that did not
+    itself satisfy the obligation; either way its password is the one to replace.
+    """
+    obligation = await open_obligation(session, account_id)
+    if obligation is None or not is_satisfied_by(
+        obligation.triggered_at,
+        version.created_time,
+        password_differs=password_changed,
+        written_through_service=True,
+    ):
+        return None
+    obligation.satisfied_at = clock.now()
+    obligation.satisfied_by_version = version.version
+    obligation.satisfied_by = caller.actor
+    await append(
+        session,
+        caller,
+        Entry(
+            "rotation.satisfied",
+            "ok",
+            account_id=account_id,
+            subject=f"obligation:{obligation.id}",
+            details={"version": version.version, "reason": obligation.reason},
+        ),
+        clock,
+    )
+    return obligation
