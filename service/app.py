@@ -6,8 +6,8 @@ from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlche
 from litestar import Litestar
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 
 from service.auth import DEPENDENCIES, PUBLIC_PATHS, PUBLIC_PREFIXES, BearerTokenMiddleware
 from service.background import Supervisor

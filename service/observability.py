@@ -102,7 +102,7 @@ def request_log_middleware(metrics: Metrics) -> Any:
             if scope["type"] != ScopeType.HTTP:
                 await app(scope, receive, send)
                 return
-            method: str = scope["method"]  # type: ignore[typeddict-item]
+            method: str = scope["method"]
             request_id = _request_id(scope)
             scope.setdefault("state", {})["request_id"] = request_id
             status = 500

@@ -9,8 +9,8 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-import structlog
 import msgspec
+import structlog
 from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
