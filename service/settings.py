@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,6 @@ class Settings:
     directory_show_gestores: bool = False
     pdf_page_size: str = "A4"
     background_tasks: bool = True
-    trusted_proxies: tuple[str, ...] = field(default=())
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
