@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from bao_server import DevServer, start_dev_server, stop
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from service.devstack.bootstrap import (
@@ -19,12 +18,13 @@ from service.devstack.bootstrap import (
     approle_login,
     bootstrap_vault,
 )
+from tests.bao_server import DevServer, start_dev_server, stop
 
 POLICIES = Path(__file__).resolve().parent.parent / "vault_policies"
 
 
 @pytest.fixture(scope="module")
-def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+def fresh_bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     server = start_dev_server(tmp_path_factory.mktemp("bao"))
     yield server
     stop(server)
@@ -32,26 +32,26 @@ def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
 
 
 @pytest.fixture(scope="module")
-def creds(bao: DevServer) -> AppRoleCredentials:
-    first = bootstrap_vault(bao.addr, bao.root_token, POLICIES)
-    second = bootstrap_vault(bao.addr, bao.root_token, POLICIES)
+def creds(fresh_bao: DevServer) -> AppRoleCredentials:
+    first = bootstrap_vault(fresh_bao.addr, fresh_bao.root_token, POLICIES)
+    second = bootstrap_vault(fresh_bao.addr, fresh_bao.root_token, POLICIES)
     assert first.role_id == second.role_id
     return second
 
 
-def client(bao: DevServer, token: str) -> httpx.Client:
-    return httpx.Client(base_url=f"{bao.addr}/v1/", headers={"X-Vault-Token": token})
+def client(fresh_bao: DevServer, token: str) -> httpx.Client:
+    return httpx.Client(base_url=f"{fresh_bao.addr}/v1/", headers={"X-Vault-Token": token})
 
 
 @pytest.fixture(scope="module")
-def service(bao: DevServer, creds: AppRoleCredentials) -> Iterator[httpx.Client]:
-    with client(bao, approle_login(bao.addr, creds)) as c:
+def service(fresh_bao: DevServer, creds: AppRoleCredentials) -> Iterator[httpx.Client]:
+    with client(fresh_bao, approle_login(fresh_bao.addr, creds)) as c:
         yield c
 
 
 @pytest.fixture(scope="module")
-def root(bao: DevServer, creds: AppRoleCredentials) -> Iterator[httpx.Client]:
-    with client(bao, bao.root_token) as c:
+def root(fresh_bao: DevServer, creds: AppRoleCredentials) -> Iterator[httpx.Client]:
+    with client(fresh_bao, fresh_bao.root_token) as c:
         yield c
 
 
@@ -80,9 +80,9 @@ def test_bootstrap_is_idempotent_and_configures_vault(root: httpx.Client) -> Non
     assert "custodia-service" in data(root.request("LIST", "sys/policies/acl"))["keys"]
 
 
-def test_bootstrap_failure_names_the_step(bao: DevServer) -> None:
+def test_bootstrap_failure_names_the_step(fresh_bao: DevServer) -> None:
     with pytest.raises(BootstrapError, match="list secret engines: HTTP 403"):
-        bootstrap_vault(bao.addr, "not-a-token", POLICIES)
+        bootstrap_vault(fresh_bao.addr, "not-a-token", POLICIES)
 
 
 def test_service_token_carries_only_its_policy(service: httpx.Client) -> None:
@@ -131,7 +131,7 @@ def checkout(service: httpx.Client, **extra: Any) -> httpx.Response:
 
 
 def test_checkout_child_token_reads_once(
-    bao: DevServer, service: httpx.Client, root: httpx.Client
+    fresh_bao: DevServer, service: httpx.Client, root: httpx.Client
 ) -> None:
     created = checkout(service)
     assert created.status_code == 200, created.text
@@ -141,14 +141,14 @@ def test_checkout_child_token_reads_once(
     looked = data(root.post("auth/token/lookup-accessor", json={"accessor": auth["accessor"]}))
     assert looked["num_uses"] == 1
     assert 0 < looked["ttl"] <= 600
-    with client(bao, auth["client_token"]) as child:
+    with client(fresh_bao, auth["client_token"]) as child:
         assert data(child.get("custodia-kv/data/accounts/x"))["data"] == {"password": "n3w"}
         assert child.get("custodia-kv/data/accounts/x").status_code == 403
 
 
-def test_checkout_child_cannot_read_elsewhere(bao: DevServer, service: httpx.Client) -> None:
+def test_checkout_child_cannot_read_elsewhere(fresh_bao: DevServer, service: httpx.Client) -> None:
     token = checkout(service).json()["auth"]["client_token"]
-    with client(bao, token) as child:
+    with client(fresh_bao, token) as child:
         assert child.get("custodia-kv/data/service/webhook").status_code == 403
 
 
@@ -202,8 +202,8 @@ def test_service_is_denied_outside_its_paths(
     assert response.status_code == 403, response.text
 
 
-def test_audit_device_records_service_requests(bao: DevServer, service: httpx.Client) -> None:
+def test_audit_device_records_service_requests(fresh_bao: DevServer, service: httpx.Client) -> None:
     service.get("custodia-kv/data/accounts/x")
-    lines = bao.audit_log_path.read_text(encoding="utf-8").splitlines()
+    lines = fresh_bao.audit_log_path.read_text(encoding="utf-8").splitlines()
     paths = {json.loads(line)["request"].get("path") for line in lines}
     assert "custodia-kv/data/accounts/x" in paths

@@ -1,0 +1,159 @@
+"""``custodia dev``: local OpenBao, bootstrap, SQLite migrations and the API, in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from service.devstack.bootstrap import AppRoleCredentials, bootstrap_vault
+from service.devstack.openbao import (
+    OpenBaoProcess,
+    init_and_unseal,
+    start_openbao,
+    stop_openbao,
+)
+from service.settings import Settings
+
+
+@dataclass(frozen=True)
+class LocalVault:
+    """The bootstrapped local OpenBao and the service's AppRole credentials."""
+
+    server: OpenBaoProcess
+    creds: AppRoleCredentials
+    first_start: bool
+
+    @property
+    def addr(self) -> str:
+        return self.server.addr
+
+
+class _Stop(Exception):
+    """Raised by the SIGTERM handler so that cleanup runs as for Ctrl-C."""
+
+
+def default_policies_dir() -> Path:
+    """``vault_policies/`` of the source tree, or of the working directory."""
+    candidates = [
+        Path(__file__).resolve().parents[2] / "vault_policies",
+        Path.cwd() / "vault_policies",
+    ]
+    for candidate in candidates:
+        if (candidate / "custodia-service.hcl").is_file():
+            return candidate
+    raise FileNotFoundError(
+        "vault_policies/ not found; run from the Custodia source tree "
+        f"(looked in {', '.join(str(c) for c in candidates)})"
+    )
+
+
+def sqlite_url(home: Path) -> str:
+    """The aiosqlite URL of ``$CUSTODIA_HOME/custodia.db`` (absolute path)."""
+    return f"sqlite+aiosqlite:///{home.resolve() / 'custodia.db'}"
+
+
+def start_local_vault(settings: Settings, policies_dir: Path | None = None) -> LocalVault:
+    """Start, initialise or unseal, and bootstrap the local OpenBao; stops it on failure."""
+    server = start_openbao(settings.home, settings.vault_port)
+    try:
+        root_token, first = init_and_unseal(server)
+        creds = bootstrap_vault(server.addr, root_token, policies_dir or default_policies_dir())
+    except BaseException:
+        stop_openbao(server)
+        raise
+    return LocalVault(server=server, creds=creds, first_start=first)
+
+
+def service_settings(settings: Settings, vault: LocalVault) -> Settings:
+    """Settings of the API: the local OpenBao through AppRole and the home SQLite file."""
+    return dataclasses.replace(
+        settings,
+        home=settings.home.resolve(),
+        vault_addr=vault.addr,
+        vault_token=None,
+        vault_role_id=vault.creds.role_id,
+        vault_secret_id=vault.creds.secret_id,
+        database_url=sqlite_url(settings.home),
+    )
+
+
+def write_admin_token(home: Path, token: str) -> Path:
+    """Store the admin token in ``$CUSTODIA_HOME/admin-token`` with mode 0600."""
+    path = home / "admin-token"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(token + "\n")
+    path.chmod(0o600)
+    return path
+
+
+def _say(message: str) -> None:
+    print(f"custodia dev: {message}", file=sys.stderr, flush=True)
+
+
+def _serve(settings: Settings) -> None:
+    """Migrate, ensure the admin token, then serve the API until a signal stops it."""
+    # Imported lazily: these modules pull in the whole app, and the OpenBao half of the
+    # dev stack is usable (and tested) without them.
+    import uvicorn
+
+    from service.app import create_app
+    from service.db.migrate import upgrade_to_head
+    from service.tokens.bootstrap import ensure_admin_token
+
+    upgrade_to_head(settings.database_url)
+    token = asyncio.run(ensure_admin_token(settings))
+    if token is not None:
+        path = write_admin_token(settings.home, token)
+        print(f"Admin API token (shown once, also stored in {path}):\n{token}", flush=True)
+    else:
+        _say(f"admin token: see {settings.home / 'admin-token'}")
+    _say(f"API on http://{settings.host}:{settings.port} (docs at /schema)")
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
+    uvicorn.Server(config).run()
+
+
+def run_dev(settings: Settings) -> int:
+    """Run the whole local stack in the foreground; return the process exit code."""
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        raise _Stop
+
+    # uvicorn re-raises the signals it captured once it has shut down; with this
+    # handler that turns into _Stop, so OpenBao is still stopped on SIGTERM.
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    home = settings.home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    settings = dataclasses.replace(settings, home=home)
+    vault: LocalVault | None = None
+    try:
+        _say(f"starting OpenBao on 127.0.0.1:{settings.vault_port} (data in {home / 'openbao'})")
+        vault = start_local_vault(settings)
+        _say("OpenBao initialised" if vault.first_start else "OpenBao unsealed")
+        _serve(service_settings(settings, vault))
+        return 0
+    except (KeyboardInterrupt, _Stop):
+        return 0
+    except Exception as exc:
+        _say(f"error: {exc}")
+        return 1
+    finally:
+        if vault is not None:
+            with contextlib.suppress(KeyboardInterrupt, _Stop):
+                stop_openbao(vault.server)
+            _say("OpenBao stopped")
+        signal.signal(signal.SIGTERM, previous)

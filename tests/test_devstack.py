@@ -1,0 +1,148 @@
+"""The OpenBao half of ``custodia dev`` on a real, persistent server: init, then reuse."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from service.devstack.bootstrap import approle_login
+from service.devstack.openbao import stop_openbao
+from service.devstack.run import LocalVault, start_local_vault
+from service.settings import Settings
+from tests.bao_server import free_port_pair
+
+
+def alive(pid: int) -> bool:
+    """True while the PID exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def stop_and_check(vault: LocalVault) -> None:
+    pid = vault.server.pid
+    stop_openbao(vault.server)
+    assert not alive(pid)
+    assert not vault.server.paths.pid_file.exists()
+
+
+def test_local_vault_initialises_then_unseals_with_stored_key(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    settings = dataclasses.replace(Settings(), home=home, vault_port=free_port_pair())
+
+    first = start_local_vault(settings)
+    try:
+        assert first.first_start
+        token = approle_login(first.addr, first.creds)
+        written = httpx.post(
+            f"{first.addr}/v1/custodia-kv/data/accounts/persisted",
+            headers={"X-Vault-Token": token},
+            json={"data": {"password": "kept"}},
+        )
+        assert written.status_code == 200, written.text
+    finally:
+        stop_and_check(first)
+
+    init_file = home / "openbao" / "init.json"
+    assert stat.S_IMODE(init_file.stat().st_mode) == 0o600
+    saved = json.loads(init_file.read_text())
+    assert saved["local_only"] is True
+    assert "LOCAL DEVELOPMENT ONLY" in saved["label"]
+    assert (home / "openbao" / "data").is_dir()
+    config = (home / "openbao" / "config.hcl").read_text()
+    assert 'storage "pebbledb"' in config
+    assert f"127.0.0.1:{settings.vault_port + 1}" in config
+
+    second = start_local_vault(settings)
+    try:
+        assert not second.first_start
+        assert json.loads(init_file.read_text()) == saved
+        health = httpx.get(f"{second.addr}/v1/sys/health").json()
+        assert health["initialized"] and not health["sealed"]
+        token = approle_login(second.addr, second.creds)
+        read = httpx.get(
+            f"{second.addr}/v1/custodia-kv/data/accounts/persisted",
+            headers={"X-Vault-Token": token},
+        )
+        assert read.json()["data"]["data"] == {"password": "kept"}
+    finally:
+        stop_and_check(second)
+
+    audit_lines = (home / "openbao" / "audit.log").read_text().splitlines()
+    paths = {json.loads(line)["request"].get("path") for line in audit_lines}
+    assert "custodia-kv/data/accounts/persisted" in paths
+    assert "auth/approle/login" in paths
+    assert stat.S_IMODE((home / "openbao" / "audit.log").stat().st_mode) == 0o600
+    assert not os.path.exists(home / "openbao" / "bao.pid")
+
+
+DEV = (
+    "import sys; from service.settings import Settings; "
+    "from service.devstack.run import run_dev; sys.exit(run_dev(Settings.from_env()))"
+)
+
+
+def run_dev_until_ready(home: Path, port: int, vault_port: int) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "CUSTODIA_HOME": str(home),
+        "CUSTODIA_PORT": str(port),
+        "CUSTODIA_VAULT_PORT": str(vault_port),
+    }
+    env.pop("CUSTODIA_DATABASE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-c", DEV],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise AssertionError(f"custodia dev not ready: {process.communicate()}")
+
+
+def stop_dev(process: subprocess.Popen[str], signum: int, home: Path) -> str:
+    bao_pid = int((home / "openbao" / "bao.pid").read_text())
+    process.send_signal(signum)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "OpenBao stopped" in err
+    assert not alive(bao_pid)
+    return out
+
+
+def test_custodia_dev_restart_keeps_data_and_token(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    port, vault_port = free_port_pair(), free_port_pair()
+
+    first = run_dev_until_ready(home, port, vault_port)
+    out = stop_dev(first, signal.SIGTERM, home)
+    token = (home / "admin-token").read_text().strip()
+    assert token and token in out
+    assert stat.S_IMODE((home / "admin-token").stat().st_mode) == 0o600
+    assert (home / "custodia.db").is_file()
+
+    second = run_dev_until_ready(home, port, vault_port)
+    out = stop_dev(second, signal.SIGINT, home)
+    assert token not in out
+    assert (home / "admin-token").read_text().strip() == token
