@@ -1,0 +1,160 @@
+"""The one open-or-merge function every trigger uses, and the obligation's public shape."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.audit.log import Entry, append
+from service.clock import Clock, rfc3339
+from service.db.models import RotationObligation
+from service.domain.rotation import (
+    DeadlinePolicy,
+    ObligationTerms,
+    Origin,
+    RotationReason,
+    merge_trigger,
+    new_obligation,
+    obligation_status,
+)
+from service.principal import Caller
+from service.settings import Settings
+from service.webhooks.outbox import enqueue
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands timestamps back naive; every one we store is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def opt_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else as_utc(value)
+
+
+def obligation_view(row: RotationObligation, now: datetime) -> dict[str, Any]:
+    """The obligation as the API and webhooks show it; status derived from the clock."""
+    return {
+        "id": row.id,
+        "account_id": row.account_id,
+        "reason": row.reason,
+        "triggered_by": row.triggered_by,
+        "triggered_at": rfc3339(as_utc(row.triggered_at)),
+        "due_at": rfc3339(as_utc(row.due_at)),
+        "status": obligation_status(as_utc(row.due_at), opt_utc(row.satisfied_at), now),
+        "satisfied_at": rfc3339(as_utc(row.satisfied_at)) if row.satisfied_at else None,
+        "satisfied_by_version": row.satisfied_by_version,
+        "satisfied_by": row.satisfied_by,
+        "origins": list(row.origins),
+    }
+
+
+async def notify(session: AsyncSession, clock: Clock, kind: str, row: RotationObligation) -> None:
+    """Outbox row for a webhook, in the same transaction as the change it reports."""
+    await enqueue(session, clock, kind, {"obligation": obligation_view(row, clock.now())})
+
+
+async def locked_open(session: AsyncSession, account_id: str) -> RotationObligation | None:
+    """The account's unsatisfied obligation, row-locked on PostgreSQL so merges never race."""
+    result = await session.scalars(
+        select(RotationObligation)
+        .where(RotationObligation.account_id == account_id)
+        .where(RotationObligation.satisfied_at.is_(None))
+        .with_for_update()
+    )
+    return result.first()
+
+
+async def open_or_merge(
+    session: AsyncSession,
+    caller: Caller,
+    clock: Clock,
+    settings: Settings,
+    *,
+    account_id: str,
+    reason: RotationReason,
+    origin: Origin,
+    triggered_at: datetime | None = None,
+    note: str | None = None,
+) -> tuple[RotationObligation, bool]:
+    """Open an obligation for the account, or fold this trigger into its open one.
+
+    Returns the obligation and whether anything changed. ``triggered_at`` defaults
+    to now; for max_age it is the moment the age was reached.
+    """
+    policy = DeadlinePolicy.from_settings(settings)
+    at = triggered_at or clock.now()
+    existing = await locked_open(session, account_id)
+    if existing is None:
+        terms = new_obligation(reason, at, origin, policy)
+        row = RotationObligation(
+            id=str(uuid.uuid4()),
+            account_id=account_id,
+            reason=terms.reason,
+            triggered_by=caller.actor,
+            triggered_at=terms.triggered_at,
+            due_at=terms.due_at,
+            origins=list(terms.origins),
+        )
+        try:
+            # A savepoint: a concurrent trigger may win the one-open-per-account index.
+            async with session.begin_nested():
+                session.add(row)
+                await session.flush()
+        except IntegrityError:
+            existing = await locked_open(session, account_id)
+            if existing is None:
+                raise
+        else:
+            await _audit(session, caller, clock, "rotation.opened", row, reason, origin, note)
+            await notify(session, clock, "rotation.opened", row)
+            return row, True
+    current = ObligationTerms(
+        existing.reason,  # type: ignore[arg-type]
+        as_utc(existing.triggered_at),
+        as_utc(existing.due_at),
+        tuple(existing.origins),
+    )
+    merged = merge_trigger(current, reason, at, origin, policy)
+    if merged == current:
+        return existing, False
+    existing.due_at = merged.due_at
+    existing.origins = list(merged.origins)
+    await session.flush()
+    await _audit(session, caller, clock, "rotation.merged", existing, reason, origin, note)
+    await notify(session, clock, "rotation.merged", existing)
+    return existing, True
+
+
+async def _audit(
+    session: AsyncSession,
+    caller: Caller,
+    clock: Clock,
+    action: str,
+    row: RotationObligation,
+    reason: RotationReason,
+    origin: Origin,
+    note: str | None,
+) -> None:
+    await append(
+        session,
+        caller,
+        Entry(
+            action,
+            "ok",
+            account_id=row.account_id,
+            subject=f"obligation:{row.id}",
+            reason=note,
+            details={
+                "trigger": reason,
+                "origin": origin,
+                "due_at": rfc3339(as_utc(row.due_at)),
+                "origins": len(row.origins),
+            },
+        ),
+        clock,
+    )

@@ -1,0 +1,1 @@
+"""Webhook notifications: an outbox filled inside transactions, delivered in the background."""
