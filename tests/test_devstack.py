@@ -14,9 +14,10 @@ from pathlib import Path
 
 import httpx
 
-from service.devstack.bootstrap import approle_login
-from service.devstack.openbao import stop_openbao
-from service.devstack.run import LocalVault, start_local_vault
+from service.devstack.bootstrap import AppRoleCredentials, approle_login
+from service.devstack.compose import compose_bootstrap
+from service.devstack.openbao import start_openbao, stop_openbao
+from service.devstack.run import LocalVault, default_policies_dir, start_local_vault
 from service.settings import Settings
 from tests.bao_server import free_port_pair
 
@@ -146,3 +147,27 @@ def test_custodia_dev_restart_keeps_data_and_token(tmp_path: Path) -> None:
     out = stop_dev(second, signal.SIGINT, home)
     assert token not in out
     assert (home / "admin-token").read_text().strip() == token
+
+
+def test_compose_bootstrap_initialises_then_unseals_and_writes_env(tmp_path: Path) -> None:
+    port = free_port_pair()
+    init_file = tmp_path / "init" / "init.json"
+    env_file = tmp_path / "approle" / "approle.env"
+    for round_ in range(2):
+        server = start_openbao(tmp_path / "bao", port)
+        try:
+            creds = compose_bootstrap(server.addr, default_policies_dir(), init_file, env_file)
+            if round_ == 0:
+                # Running it again on an unsealed server changes nothing but the secret-id.
+                creds = compose_bootstrap(server.addr, default_policies_dir(), init_file, env_file)
+            lines = env_file.read_text().splitlines()
+            values = dict(line.split("=", 1) for line in lines if not line.startswith("#"))
+            from_env = AppRoleCredentials(
+                values["CUSTODIA_VAULT_ROLE_ID"], values["CUSTODIA_VAULT_SECRET_ID"]
+            )
+            assert from_env == creds
+            assert approle_login(server.addr, from_env)
+        finally:
+            stop_openbao(server)
+        assert stat.S_IMODE(init_file.stat().st_mode) == 0o600
+        assert stat.S_IMODE(env_file.stat().st_mode) == 0o600

@@ -6,7 +6,7 @@ from service.devstack.bootstrap import (
     approle_login,
     bootstrap_vault,
 )
-from service.devstack.openbao import LocalVaultError
+from service.devstack.compose import compose_bootstrap
 from service.devstack.run import (
     LocalVault,
     default_policies_dir,
@@ -14,6 +14,7 @@ from service.devstack.run import (
     service_settings,
     start_local_vault,
 )
+from service.devstack.vaultinit import LocalVaultError
 
 __all__ = [
     "AppRoleCredentials",
@@ -22,6 +23,7 @@ __all__ = [
     "LocalVaultError",
     "approle_login",
     "bootstrap_vault",
+    "compose_bootstrap",
     "default_policies_dir",
     "run_dev",
     "service_settings",

@@ -15,21 +15,15 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import httpx
+from service.devstack.vaultinit import LocalVaultError, init_and_unseal, wait_for_health
 
 INIT_LABEL = (
     "LOCAL DEVELOPMENT ONLY. Unseal key and root token of the OpenBao started by "
     "'custodia dev'. Never use this server or these keys for real credentials."
 )
-
-
-class LocalVaultError(RuntimeError):
-    """The local OpenBao could not be started, initialised or unsealed."""
 
 
 @dataclass(frozen=True)
@@ -166,7 +160,10 @@ def start_openbao(home: Path, vault_port: int, timeout: float = 20.0) -> OpenBao
     paths.pid_file.write_text(f"{process.pid}\n")
     server = OpenBaoProcess(f"http://127.0.0.1:{vault_port}", paths, process)
     try:
-        _wait(server, lambda status: True, "answer", timeout)
+        wait_for_health(server.addr, lambda code: True, "answer", timeout, server.process)
+    except LocalVaultError as exc:
+        stop_openbao(server)
+        raise LocalVaultError(f"{exc}; see {paths.server_log}") from exc
     except BaseException:
         stop_openbao(server)
         raise
@@ -187,83 +184,8 @@ def stop_openbao(server: OpenBaoProcess, timeout: float = 10.0) -> None:
         server.paths.pid_file.unlink()
 
 
-def _health(addr: str) -> int | None:
-    try:
-        return httpx.get(f"{addr}/v1/sys/health", timeout=2.0).status_code
-    except httpx.HTTPError:
-        return None
-
-
-def _wait(server: OpenBaoProcess, ready: Callable[[int], bool], what: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise LocalVaultError(
-                f"OpenBao exited with code {server.process.returncode}; "
-                f"see {server.paths.server_log}"
-            )
-        status = _health(server.addr)
-        if status is not None and ready(status):
-            return
-        time.sleep(0.1)
-    raise LocalVaultError(f"OpenBao did not {what} within {timeout:.0f}s at {server.addr}")
-
-
-def _request(addr: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    try:
-        response = httpx.request(method, f"{addr}/v1/{path}", json=body, timeout=30.0)
-    except httpx.HTTPError as exc:
-        raise LocalVaultError(f"OpenBao {path}: {exc}") from exc
-    if response.status_code >= 400:
-        raise LocalVaultError(f"OpenBao {path}: HTTP {response.status_code}: {response.text}")
-    return response.json()
-
-
-def _write_private_json(path: Path, payload: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(path)
-
-
-def init_and_unseal(server: OpenBaoProcess, timeout: float = 20.0) -> tuple[str, bool]:
+def unseal_local(server: OpenBaoProcess, timeout: float = 20.0) -> tuple[str, bool]:
     """Initialise on first start (saving init.json), unseal; return (root token, first)."""
-    init_file = server.paths.init_file
-    status = _request(server.addr, "GET", "sys/seal-status")
-    first = not status["initialized"]
-    if first:
-        result = _request(
-            server.addr, "PUT", "sys/init", {"secret_shares": 1, "secret_threshold": 1}
-        )
-        _write_private_json(
-            init_file,
-            {
-                "label": INIT_LABEL,
-                "local_only": True,
-                "addr": server.addr,
-                "unseal_keys_b64": result["keys_base64"],
-                "root_token": result["root_token"],
-            },
-        )
-    try:
-        saved = json.loads(init_file.read_text(encoding="utf-8"))
-        keys: list[str] = saved["unseal_keys_b64"]
-        root_token: str = saved["root_token"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise LocalVaultError(
-            f"OpenBao in {server.paths.root} is initialised but {init_file} is missing or "
-            "unreadable, so it cannot be unsealed; delete that directory to start afresh"
-        ) from exc
-    if init_file.stat().st_mode & 0o077:
-        init_file.chmod(0o600)
-    for key in keys:
-        if not _request(server.addr, "PUT", "sys/unseal", {"key": key})["sealed"]:
-            break
-    # 200 from sys/health means initialised, unsealed and active.
-    _wait(server, lambda code: code == 200, "become active after unseal", timeout)
-    return root_token, first
+    return init_and_unseal(
+        server.addr, server.paths.init_file, INIT_LABEL, timeout=timeout, process=server.process
+    )

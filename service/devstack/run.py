@@ -15,9 +15,9 @@ from types import FrameType
 from service.devstack.bootstrap import AppRoleCredentials, bootstrap_vault
 from service.devstack.openbao import (
     OpenBaoProcess,
-    init_and_unseal,
     start_openbao,
     stop_openbao,
+    unseal_local,
 )
 from service.settings import Settings
 
@@ -63,7 +63,7 @@ def start_local_vault(settings: Settings, policies_dir: Path | None = None) -> L
     """Start, initialise or unseal, and bootstrap the local OpenBao; stops it on failure."""
     server = start_openbao(settings.home, settings.vault_port)
     try:
-        root_token, first = init_and_unseal(server)
+        root_token, first = unseal_local(server)
         creds = bootstrap_vault(server.addr, root_token, policies_dir or default_policies_dir())
     except BaseException:
         stop_openbao(server)
