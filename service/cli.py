@@ -39,6 +39,18 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
     return run_dev(settings)
 
 
+def _vault_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
+    """Initialise or unseal OpenBao, install policies and write the service's AppRole env."""
+    from service.devstack.compose import compose_bootstrap
+    from service.devstack.run import default_policies_dir
+
+    compose_bootstrap(
+        settings.vault_addr, default_policies_dir(), Path(args.init_file), Path(args.env_file)
+    )
+    print(f"vault bootstrapped; AppRole settings written to {args.env_file}")
+    return 0
+
+
 def _tokens_create(args: argparse.Namespace, settings: Settings) -> int:
     from service.tokens.bootstrap import create_token
 
@@ -53,6 +65,26 @@ def _openapi(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    """Offline: needs neither the database nor Vault."""
+    from service.audit.offline import main as verify_main
+
+    keys = [part for key in args.public_key for part in ("--public-key", key)]
+    return verify_main([args.export, *keys])
+
+
+def _audit_reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    from service.audit.granted import granted_checkouts
+    from service.audit.reconcile import main as reconcile_main
+
+    argv = ["--vault-audit-log", args.vault_audit_log, "--mount", settings.vault_kv_mount]
+    if args.since:
+        argv += ["--since", args.since]
+    return reconcile_main(
+        argv, lambda since: asyncio.run(granted_checkouts(settings.database_url, since))
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="custodia", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -63,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("dev", help="run the embedded local stack (OpenBao + SQLite)").set_defaults(
         run=_dev
     )
+    boot = sub.add_parser(
+        "vault-bootstrap", help="initialise/unseal OpenBao and install policies (compose)"
+    )
+    boot.add_argument("--init-file", required=True, help="where the init keys are kept (0600)")
+    boot.add_argument("--env-file", required=True, help="where to write the AppRole settings")
+    boot.set_defaults(run=_vault_bootstrap)
     tokens = sub.add_parser("tokens", help="API tokens").add_subparsers(
         dest="tokens", required=True
     )
@@ -73,6 +111,19 @@ def build_parser() -> argparse.ArgumentParser:
     openapi = sub.add_parser("openapi", help="write the OpenAPI document generated from the app")
     openapi.add_argument("--output", default="openapi.yaml")
     openapi.set_defaults(run=_openapi)
+    audit = sub.add_parser("audit", help="verify and reconcile the audit trail").add_subparsers(
+        dest="audit", required=True
+    )
+    verify = audit.add_parser("verify", help="verify an export offline; exit 1 when invalid")
+    verify.add_argument("export", help="JSON Lines from GET /v1/audit/export, or - for stdin")
+    verify.add_argument("--public-key", action="append", required=True, metavar="KEY")
+    verify.set_defaults(run=_audit_verify)
+    reconcile = audit.add_parser(
+        "reconcile", help="match granted checkouts with OpenBao's audit log; exit 1 on mismatch"
+    )
+    reconcile.add_argument("--vault-audit-log", required=True, metavar="FILE")
+    reconcile.add_argument("--since", metavar="RFC3339")
+    reconcile.set_defaults(run=_audit_reconcile)
     return parser
 
 

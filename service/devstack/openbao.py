@@ -113,6 +113,9 @@ def render_config(paths: OpenBaoPaths, vault_port: int) -> str:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as sock:
+        # As Go's listener does: connections left in TIME_WAIT by a killed server
+        # must not block a restart.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
