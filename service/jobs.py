@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from service.audit.checkpoints import checkpoint_round
 from service.background import Periodic
 from service.runtime import Runtime
 
@@ -13,4 +14,5 @@ async def renew_vault_token(rt: Runtime) -> float:
 def default_jobs() -> list[Periodic]:
     return [
         Periodic("vault-token-renewal", renew_vault_token),
+        Periodic("audit-checkpoints", checkpoint_round),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     vault: Vault
     metrics: Metrics = field(default_factory=Metrics)
+    # Set after a commit whose events cross a checkpoint boundary (service.audit.checkpoints).
+    checkpoint_due: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
         await self.vault.login()
@@ -35,8 +38,17 @@ class Runtime:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One database transaction: committed on exit, rolled back on error."""
-        async with self.sessions() as session, session.begin():
-            yield session
+        async with self.sessions() as session:
+            async with session.begin():
+                yield session
+            self._after_commit(session.info)
+
+    def _after_commit(self, info: dict[str, object]) -> None:
+        first, last = info.get("audit_first_seq"), info.get("audit_last_seq")
+        if isinstance(first, int) and isinstance(last, int):
+            every = self.settings.checkpoint_every_events
+            if last // every > (first - 1) // every:
+                self.checkpoint_due.set()
 
     async def record(self, caller: Caller, entry: Entry) -> None:
         """Commit an audit event on its own, e.g. a refusal whose action changed nothing."""

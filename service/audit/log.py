@@ -87,6 +87,9 @@ async def append(session: AsyncSession, caller: Caller, entry: Entry, clock: Clo
     )
     session.add(row)
     await session.flush()
+    # Read by Runtime.transaction after commit, to wake the checkpoint job.
+    session.info.setdefault("audit_first_seq", seq)
+    session.info["audit_last_seq"] = seq
     return row
 
 
