@@ -85,6 +85,13 @@ def _audit_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     )
 
 
+def _rotations_scan(args: argparse.Namespace, settings: Settings) -> int:
+    from service.rotations.periodic import scan_once
+
+    print(f"max_age obligations opened: {asyncio.run(scan_once(settings))}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="custodia", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -124,6 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile.add_argument("--vault-audit-log", required=True, metavar="FILE")
     reconcile.add_argument("--since", metavar="RFC3339")
     reconcile.set_defaults(run=_audit_reconcile)
+    rotations = sub.add_parser("rotations", help="rotation obligations").add_subparsers(
+        dest="rotations", required=True
+    )
+    rotations.add_parser(
+        "scan", help="open max_age obligations for credentials past the maximum age"
+    ).set_defaults(run=_rotations_scan)
     return parser
 
 

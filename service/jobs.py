@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from service.audit.checkpoints import checkpoint_round
 from service.background import Periodic
+from service.rotations import periodic as rotations
 from service.runtime import Runtime
 
 
@@ -15,4 +16,8 @@ def default_jobs() -> list[Periodic]:
     return [
         Periodic("vault-token-renewal", renew_vault_token),
         Periodic("audit-checkpoints", checkpoint_round),
+        Periodic("rotation-max-age-scan", rotations.max_age_round),
+        Periodic("rotation-overdue", rotations.overdue_round),
+        Periodic("webhook-delivery", rotations.webhook_round),
+        Periodic("departure-seed-retry", rotations.seed_retry_round),
     ]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from litestar.types import ControllerRouterHandler
 
+from service.departures.controller import DepartureController
 from service.health import HealthController
+from service.incidents.controller import IncidentController
+from service.rotations.controller import RotationController
 from service.tokens.controller import TokenController
 
 
@@ -12,4 +15,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
     return [
         HealthController,
         TokenController,
+        RotationController,
+        DepartureController,
+        IncidentController,
     ]

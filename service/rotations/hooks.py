@@ -13,6 +13,7 @@ from service.clock import Clock
 from service.db.models import RotationObligation
 from service.domain.rotation import is_satisfied_by
 from service.principal import Caller
+from service.rotations.obligations import as_utc, notify
 from service.vault import SecretVersion
 
 
@@ -48,7 +49,7 @@ async def credential_written(
     """
     obligation = await open_obligation(session, account_id)
     if obligation is None or not is_satisfied_by(
-        obligation.triggered_at,
+        as_utc(obligation.triggered_at),
         version.created_time,
         password_differs=password_changed,
         written_through_service=True,
@@ -69,4 +70,5 @@ async def credential_written(
         ),
         clock,
     )
+    await notify(session, clock, "rotation.satisfied", obligation)
     return obligation

@@ -1,0 +1,1 @@
+"""Gestor departures (Décima quinta): access ends at once, rotations are owed."""

@@ -1,0 +1,47 @@
+"""HTTP: a gestor's departure and its case file."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.params import FromPath, JSONBody
+
+from service.auth import CallerDep, Rt, allow
+from service.departures.usecases import case_file, depart
+from service.problems import errors
+
+
+class DepartureIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    effective_at: datetime | None = None
+
+
+class DepartureController(Controller):
+    path = "/v1/gestores"
+    tags = ["departures"]
+
+    @post(
+        "/{gestor_id:str}/departure",
+        summary="Record a departure: access ends at once; answers the case file (idempotent)",
+        guards=[allow("admin")],
+        status_code=200,
+        responses=errors(404, 422, 503),
+    )
+    async def depart(
+        self, rt: Rt, caller: CallerDep, gestor_id: FromPath[str], data: JSONBody[DepartureIn]
+    ) -> dict[str, Any]:
+        return await depart(
+            rt, caller, gestor_id, reason=data.reason, effective_at=data.effective_at
+        )
+
+    @get(
+        "/{gestor_id:str}/departure",
+        summary="A departed gestor's case file",
+        guards=[allow("admin", "auditor")],
+        responses=errors(404),
+    )
+    async def read(self, rt: Rt, gestor_id: FromPath[str]) -> dict[str, Any]:
+        return await case_file(rt, gestor_id)

@@ -1,0 +1,82 @@
+"""Queries a departure needs: assignments, retrievals and last rotations of a gestor."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.db.models import Account, Assignment, Checkout, CredentialVersion, Gestor
+from service.domain import rotation as rules
+from service.rotations.obligations import as_utc
+
+
+class DepartureRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def gestor(self, gestor_id: str, *, lock: bool = False) -> Gestor | None:
+        """The gestor row; locked on PostgreSQL so two departures of one gestor serialise."""
+        return await self.session.get(Gestor, gestor_id, with_for_update=lock)
+
+    async def departed_gestores(self) -> list[Gestor]:
+        query = select(Gestor).where(Gestor.departed_at.is_not(None))
+        return list(await self.session.scalars(query))
+
+    async def end_assignments(self, gestor_id: str, at: datetime) -> list[str]:
+        """End every active assignment at ``at``; return their account ids."""
+        query = (
+            select(Assignment)
+            .where(Assignment.gestor_id == gestor_id)
+            .where(Assignment.ended_at.is_(None))
+            .with_for_update()
+        )
+        ended: list[str] = []
+        for row in await self.session.scalars(query):
+            # A backdated departure never ends an assignment before it began.
+            row.ended_at = max(at, as_utc(row.assigned_at))
+            row.ended_reason = "gestor_departure"
+            ended.append(row.account_id)
+        await self.session.flush()
+        return ended
+
+    async def assignments(self, gestor_id: str) -> list[rules.Assignment[str]]:
+        query = select(Assignment).where(Assignment.gestor_id == gestor_id)
+        return [
+            rules.Assignment(
+                r.account_id,
+                as_utc(r.assigned_at),
+                None if r.ended_at is None else as_utc(r.ended_at),
+            )
+            for r in await self.session.scalars(query)
+        ]
+
+    async def last_rotations(self, account_ids: list[str]) -> dict[str, datetime | None]:
+        """Vault created_time of each account's latest rotation (a new password)."""
+        if not account_ids:
+            return {}
+        query = (
+            select(CredentialVersion.account_id, func.max(CredentialVersion.created_time))
+            .where(CredentialVersion.account_id.in_(account_ids))
+            .where(CredentialVersion.is_rotation.is_(True))
+            .group_by(CredentialVersion.account_id)
+        )
+        rows = await self.session.execute(query)
+        return {account: as_utc(at) for account, at in rows if at is not None}
+
+    async def retrievals(self, gestor_id: str) -> list[rules.Retrieval[str]]:
+        """Every checkout granted to the gestor: each one handed over the password."""
+        query = select(Checkout.account_id, Checkout.granted_at).where(
+            Checkout.gestor_id == gestor_id
+        )
+        rows = await self.session.execute(query)
+        return [rules.Retrieval(account, as_utc(at)) for account, at in rows]
+
+    async def account_labels(self, account_ids: list[str]) -> dict[str, tuple[str, str]]:
+        if not account_ids:
+            return {}
+        query = select(Account.id, Account.platform, Account.handle).where(
+            Account.id.in_(account_ids)
+        )
+        return {r[0]: (r[1], r[2]) for r in await self.session.execute(query)}

@@ -1,0 +1,1 @@
+"""Security protocol (Décima quinta): sustracción, extravío, acceso no autorizado."""

@@ -1,0 +1,62 @@
+"""HTTP: rotation obligations. There is deliberately no way to mark one satisfied."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from service.auth import CallerDep, Rt, allow
+from service.domain.rotation import RotationReason, RotationStatus
+from service.problems import errors
+from service.rotations import usecases
+from service.rotations.schemas import (
+    ManualObligation,
+    ObligationOut,
+    SummaryOut,
+    obligation_out,
+)
+
+
+class RotationController(Controller):
+    path = "/v1/rotations"
+    tags = ["rotations"]
+    guards = [allow("admin", "auditor")]
+
+    @get("/", summary="List rotation obligations; status is computed from the clock")
+    async def list_obligations(
+        self,
+        rt: Rt,
+        status: Annotated[RotationStatus | None, QueryParameter()] = None,
+        account_id: Annotated[str | None, QueryParameter(max_length=36)] = None,
+        reason: Annotated[RotationReason | None, QueryParameter()] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+    ) -> list[ObligationOut]:
+        views = await usecases.list_obligations(
+            rt, status=status, account_id=account_id, reason=reason, limit=limit
+        )
+        return [obligation_out(v) for v in views]
+
+    @get("/summary", summary="Counts by status and the oldest overdue obligation")
+    async def summary(self, rt: Rt) -> SummaryOut:
+        return msgspec.convert(await usecases.summary(rt), SummaryOut)
+
+    @get("/{obligation_id:str}", summary="One rotation obligation", responses=errors(404))
+    async def get_obligation(self, rt: Rt, obligation_id: FromPath[str]) -> ObligationOut:
+        return obligation_out(await usecases.get_obligation(rt, obligation_id))
+
+    @post(
+        "/",
+        summary="Open a manual rotation obligation (merged into an open one)",
+        guards=[allow("admin")],
+        responses=errors(404, 409),
+    )
+    async def open_manual(
+        self, rt: Rt, caller: CallerDep, data: JSONBody[ManualObligation]
+    ) -> ObligationOut:
+        view = await usecases.open_manual(
+            rt, caller, account_id=data.account_id, reason=data.reason
+        )
+        return obligation_out(view)

@@ -1,0 +1,84 @@
+"""Queries over rotation obligations; status filters are computed in SQL from the clock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.db.models import Account, RotationObligation
+from service.domain.rotation import RotationStatus
+
+Ob = RotationObligation
+
+
+def _with_status(query: Select[Any], status: RotationStatus, now: datetime) -> Select[Any]:
+    """Same rule as domain.obligation_status: overdue once now is past due_at."""
+    if status == "satisfied":
+        return query.where(Ob.satisfied_at.is_not(None))
+    query = query.where(Ob.satisfied_at.is_(None))
+    return query.where(Ob.due_at < now) if status == "overdue" else query.where(Ob.due_at >= now)
+
+
+class RotationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, obligation_id: str) -> Ob | None:
+        return await self.session.get(Ob, obligation_id)
+
+    async def search(
+        self,
+        now: datetime,
+        *,
+        status: RotationStatus | None = None,
+        account_id: str | None = None,
+        reason: str | None = None,
+        limit: int = 100,
+    ) -> list[Ob]:
+        query = select(Ob)
+        if status is not None:
+            query = _with_status(query, status, now)
+        if account_id is not None:
+            query = query.where(Ob.account_id == account_id)
+        if reason is not None:
+            query = query.where(Ob.reason == reason)
+        query = query.order_by(Ob.due_at, Ob.id).limit(limit)
+        return list(await self.session.scalars(query))
+
+    async def count(self, now: datetime, status: RotationStatus) -> int:
+        query = _with_status(select(func.count()).select_from(Ob), status, now)
+        return int((await self.session.execute(query)).scalar_one())
+
+    async def oldest_overdue(self, now: datetime) -> Ob | None:
+        query = _with_status(select(Ob), "overdue", now).order_by(Ob.due_at, Ob.id).limit(1)
+        return (await self.session.scalars(query)).first()
+
+    async def for_accounts(self, account_ids: list[str]) -> list[Ob]:
+        if not account_ids:
+            return []
+        query = select(Ob).where(Ob.account_id.in_(account_ids)).order_by(Ob.triggered_at)
+        return list(await self.session.scalars(query))
+
+    async def overdue_unnotified(self, now: datetime, limit: int = 200) -> list[str]:
+        query = (
+            _with_status(select(Ob.id), "overdue", now)
+            .where(Ob.overdue_notified_at.is_(None))
+            .order_by(Ob.due_at)
+            .limit(limit)
+        )
+        return list(await self.session.scalars(query))
+
+    async def credential_ages(self) -> list[tuple[str, datetime | None, int | None, bool]]:
+        """(account, credential created_time, version, owes a rotation) of live accounts."""
+        open_ob = select(Ob.account_id).where(Ob.satisfied_at.is_(None)).scalar_subquery()
+        query = select(
+            Account.id,
+            Account.credential_created_time,
+            Account.credential_version,
+            Account.id.in_(open_ob),
+        ).where(Account.retired_at.is_(None))
+        rows = await self.session.execute(query)
+        return [(r[0], r[1], r[2], bool(r[3])) for r in rows]

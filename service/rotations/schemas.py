@@ -1,0 +1,47 @@
+"""Request and response bodies of the rotations API."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+
+
+class OriginOut(msgspec.Struct):
+    type: str
+    id: Any
+    reason: str
+
+
+class ObligationOut(msgspec.Struct):
+    id: str
+    account_id: str
+    reason: str
+    triggered_by: str
+    triggered_at: str
+    due_at: str
+    status: str
+    satisfied_at: str | None
+    satisfied_by_version: int | None
+    satisfied_by: str | None
+    origins: list[OriginOut]
+
+
+class SummaryCounts(msgspec.Struct):
+    open: int
+    overdue: int
+    satisfied: int
+
+
+class SummaryOut(msgspec.Struct):
+    counts: SummaryCounts
+    oldest_overdue: ObligationOut | None
+
+
+class ManualObligation(msgspec.Struct, forbid_unknown_fields=True):
+    account_id: Annotated[str, msgspec.Meta(min_length=1, max_length=36)]
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+def obligation_out(view: dict[str, Any]) -> ObligationOut:
+    return msgspec.convert(view, ObligationOut)
