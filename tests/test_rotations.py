@@ -1,0 +1,271 @@
+"""Rotation obligations: merging, deadlines, evidence from Vault, max-age scan."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from service.clock import FrozenClock, rfc3339
+from service.db.models import Account, AuditEvent, RotationObligation, WebhookEvent
+from service.rotations import triggers
+from service.rotations.usecases import notify_overdue, scan_max_age
+from service.runtime import Runtime
+from tests.bao_server import DevServer
+from tests.conftest import AppFactory, Client, bearer, runtime_of
+from tests.rotation_helpers import (
+    admin_caller,
+    seed_account,
+    seed_gestor,
+    write_through_service,
+)
+
+
+async def obligations_of(
+    client: Client, headers: dict[str, str], account: str
+) -> list[dict[str, Any]]:
+    resp = await client.get("/v1/rotations", params={"account_id": account}, headers=headers)
+    assert resp.status_code == 200, resp.text
+    return list(resp.json())
+
+
+async def overdue_notices(rt: Runtime, obligation_id: str) -> int:
+    async with rt.sessions() as session:
+        audited = await session.scalars(
+            select(AuditEvent.seq)
+            .where(AuditEvent.subject == f"obligation:{obligation_id}")
+            .where(AuditEvent.action == "rotation.overdue")
+        )
+        events = await session.scalars(
+            select(WebhookEvent.id)
+            .where(WebhookEvent.kind == "rotation.overdue")
+            .where(WebhookEvent.payload["data"]["obligation"]["id"].as_string() == obligation_id)
+        )
+        count = len(list(audited))
+        assert len(list(events)) == count
+        return count
+
+
+async def test_two_triggers_on_one_account_give_one_obligation_with_both_origins(
+    client: Client, admin: dict[str, str]
+) -> None:
+    rt = runtime_of(client)
+    account = await seed_account(rt)
+    gestor = await seed_gestor(rt)
+    async with rt.transaction() as session:
+        await triggers.gestor_unassigned(
+            session,
+            admin_caller(),
+            rt.clock,
+            account_id=account,
+            gestor_id=gestor,
+            settings=rt.settings,
+        )
+    first = await obligations_of(client, admin, account)
+    assert len(first) == 1 and first[0]["reason"] == "gestor_unassigned"
+    incident = await client.post(
+        "/v1/incidents",
+        json={
+            "type": "extravio",
+            "account_ids": [account],
+            "description": "Teléfono extraviado con sesión abierta",
+            "detected_at": rfc3339(rt.clock.now()),
+        },
+        headers=admin,
+    )
+    assert incident.status_code == 201, incident.text
+    [merged] = await obligations_of(client, admin, account)
+    assert merged["id"] == first[0]["id"]
+    assert merged["reason"] == "gestor_unassigned"
+    assert [(o["type"], o["reason"]) for o in merged["origins"]] == [
+        ("gestor", "gestor_unassigned"),
+        ("incident", "extravio"),
+    ]
+    # The incident's one hour wins over the unassignment's 24.
+    assert merged["due_at"] < first[0]["due_at"]
+    async with rt.sessions() as session:
+        actions = await session.scalars(
+            select(AuditEvent.action)
+            .where(AuditEvent.subject == f"obligation:{merged['id']}")
+            .order_by(AuditEvent.seq)
+        )
+        assert list(actions) == ["rotation.opened", "rotation.merged"]
+        kinds = await session.scalars(
+            select(WebhookEvent.kind).where(
+                WebhookEvent.payload["data"]["obligation"]["id"].as_string() == merged["id"]
+            )
+        )
+        assert sorted(kinds) == ["rotation.merged", "rotation.opened"]
+
+
+async def test_overdue_shows_up_after_the_deadline_with_an_injected_clock(
+    make_client: AppFactory,
+) -> None:
+    clock = FrozenClock(datetime.now(UTC))
+    client = await make_client(clock=clock)
+    rt = runtime_of(client)
+    admin = await bearer(client, "admin", "overdue")
+    account = await seed_account(rt)
+    made = await client.post(
+        "/v1/rotations", json={"account_id": account, "reason": "revisión"}, headers=admin
+    )
+    assert made.status_code == 201, made.text
+    ob = made.json()
+    assert ob["status"] == "open" and ob["reason"] == "manual"
+
+    def ids(resp: httpx.Response) -> set[str]:
+        return {o["id"] for o in resp.json()}
+
+    async def listed(status: str) -> set[str]:
+        return ids(await client.get("/v1/rotations", params={"status": status}, headers=admin))
+
+    assert ob["id"] in await listed("open") and ob["id"] not in await listed("overdue")
+    await notify_overdue(rt)
+    assert await overdue_notices(rt, ob["id"]) == 0
+    clock.advance(timedelta(hours=24, seconds=1))
+    assert ob["id"] in await listed("overdue") and ob["id"] not in await listed("open")
+    [again] = await obligations_of(client, admin, account)
+    assert again["status"] == "overdue"
+    summary = (await client.get("/v1/rotations/summary", headers=admin)).json()
+    assert summary["counts"]["overdue"] >= 1
+    assert summary["oldest_overdue"]["due_at"] <= ob["due_at"]
+    # The overdue notice is sent once, however often the job runs.
+    await notify_overdue(rt)
+    await notify_overdue(rt)
+    assert await overdue_notices(rt, ob["id"]) == 1
+
+
+async def test_not_satisfied_by_an_older_version_the_same_password_or_a_vault_bypass(
+    client: Client, admin: dict[str, str], bao: DevServer
+) -> None:
+    rt = runtime_of(client)
+    account = await seed_account(rt)
+    await write_through_service(rt, account, "antes-del-disparo")
+    ob = (
+        await client.post(
+            "/v1/rotations", json={"account_id": account, "reason": "prueba"}, headers=admin
+        )
+    ).json()
+    # The same password written again is no rotation.
+    _, satisfied = await write_through_service(rt, account, "antes-del-disparo")
+    assert satisfied is None
+    # Straight into Vault with the root token: the service never sees it.
+    async with httpx.AsyncClient(base_url=bao.addr) as vault:
+        resp = await vault.post(
+            f"/v1/custodia-kv/data/accounts/{account}",
+            headers={"X-Vault-Token": bao.root_token},
+            json={"data": {"username": "oficial", "password": "por-fuera"}},
+        )
+        assert resp.status_code == 200, resp.text
+    [still] = await obligations_of(client, admin, account)
+    assert still["id"] == ob["id"] and still["status"] == "open"
+    assert still["satisfied_by_version"] is None
+
+
+async def test_an_older_version_is_no_evidence(client: Client, admin: dict[str, str]) -> None:
+    """A version Vault created before the trigger cannot satisfy it, even with a new password."""
+    rt = runtime_of(client)
+    account = await seed_account(rt)
+    await write_through_service(rt, account, "uno")
+    old, _ = await write_through_service(rt, account, "dos")
+    ob = (
+        await client.post(
+            "/v1/rotations", json={"account_id": account, "reason": "prueba"}, headers=admin
+        )
+    ).json()
+    from service.rotations import hooks
+
+    async with rt.transaction() as session:
+        got = await hooks.credential_written(
+            session,
+            admin_caller(),
+            rt.clock,
+            account_id=account,
+            version=old,
+            password_changed=True,
+        )
+    assert got is None
+    [still] = await obligations_of(client, admin, account)
+    assert still["id"] == ob["id"] and still["status"] == "open"
+    # A real rotation afterwards is the evidence.
+    new, satisfied = await write_through_service(rt, account, "tres")
+    assert satisfied is not None
+    [done] = await obligations_of(client, admin, account)
+    assert done["status"] == "satisfied" and done["satisfied_by_version"] == new.version
+
+
+async def test_no_endpoint_marks_an_obligation_satisfied(
+    client: Client, admin: dict[str, str], auditor: dict[str, str]
+) -> None:
+    rt = runtime_of(client)
+    account = await seed_account(rt)
+    ob = (
+        await client.post(
+            "/v1/rotations", json={"account_id": account, "reason": "prueba"}, headers=admin
+        )
+    ).json()
+    for method in ("PUT", "PATCH", "DELETE", "POST"):
+        resp = await client.request(
+            method, f"/v1/rotations/{ob['id']}", json={"status": "satisfied"}, headers=admin
+        )
+        assert resp.status_code == 405, (method, resp.status_code)
+    sneaky = await client.post(
+        "/v1/rotations",
+        json={"account_id": account, "reason": "x", "satisfied_at": rfc3339(rt.clock.now())},
+        headers=admin,
+    )
+    assert sneaky.status_code == 400
+    assert (await client.get(f"/v1/rotations/{ob['id']}", headers=auditor)).json()[
+        "status"
+    ] == "open"
+    denied = await client.post(
+        "/v1/rotations", json={"account_id": account, "reason": "x"}, headers=auditor
+    )
+    assert denied.status_code == 403
+    missing = await client.post(
+        "/v1/rotations",
+        json={"account_id": "00000000-0000-0000-0000-000000000000", "reason": "x"},
+        headers=admin,
+    )
+    assert missing.status_code == 404
+    bad = await client.get("/v1/rotations", params={"status": "done"}, headers=admin)
+    assert bad.status_code == 400
+
+
+async def test_max_age_scan_is_idempotent(
+    make_client: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FrozenClock(datetime.now(UTC))
+    client = await make_client(clock=clock)
+    rt = runtime_of(client)
+    admin = await bearer(client, "admin", "scan")
+    created = clock.now() - timedelta(days=100)
+    stale = await seed_account(rt, credential_version=1, credential_created_time=created)
+    fresh = await seed_account(
+        rt, credential_version=1, credential_created_time=clock.now() - timedelta(days=10)
+    )
+    await scan_max_age(rt)
+    await scan_max_age(rt)
+    [ob] = await obligations_of(client, admin, stale)
+    assert ob["reason"] == "max_age"
+    assert ob["triggered_at"] == rfc3339(created + timedelta(days=90))
+    assert ob["due_at"] == rfc3339(created + timedelta(days=97))
+    assert ob["origins"] == [{"type": "scan", "id": 1, "reason": "max_age"}]
+    assert await obligations_of(client, admin, fresh) == []
+    # The cron entry point, against the same database.
+    from service.cli import main
+
+    monkeypatch.setenv("CUSTODIA_DATABASE_URL", rt.settings.database_url)
+    assert await asyncio.to_thread(main, ["rotations", "scan"]) == 0
+    assert len(await obligations_of(client, admin, stale)) == 1
+    async with rt.sessions() as session:
+        account = await session.get(Account, stale)
+        assert account is not None
+        rows = await session.scalars(
+            select(RotationObligation).where(RotationObligation.account_id == stale)
+        )
+        assert len(list(rows)) == 1
