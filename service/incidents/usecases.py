@@ -31,6 +31,25 @@ async def _refuse(rt: Runtime, caller: Caller, error: DomainError, why: str, n: 
     raise error
 
 
+async def _visibility(
+    rt: Runtime, caller: Caller, accounts: list[str]
+) -> tuple[DomainError, str] | None:
+    """Why the caller may not report on these accounts, or None."""
+    async with rt.sessions() as session:
+        repo = IncidentRepository(session)
+        if caller.principal is not None and caller.principal.role == "gestor":
+            visible = await repo.assigned_accounts(caller.principal.gestor_id or "", accounts)
+            if visible != set(accounts):
+                error = Forbidden("You may report incidents only for accounts assigned to you")
+                return error, "not_assigned"
+            return None
+        known = await repo.existing_accounts(accounts)
+    if known != set(accounts):
+        missing = sorted(set(accounts) - known)
+        return InvalidInput("Unknown account ids", unknown_account_ids=missing), "unknown_accounts"
+    return None
+
+
 async def report(
     rt: Runtime,
     caller: Caller,
@@ -51,20 +70,10 @@ async def report(
     if detected_at.tzinfo is None or detected_at > now + CLOCK_SKEW:
         error = InvalidInput("detected_at needs a time zone offset and cannot be in the future")
         await _refuse(rt, caller, error, "detected_at", len(accounts))
-    async with rt.sessions() as session:
-        repo = IncidentRepository(session)
-        if caller.principal is not None and caller.principal.role == "gestor":
-            gestor_id = caller.principal.gestor_id or ""
-            visible = await repo.assigned_accounts(gestor_id, accounts)
-            if visible != set(accounts):
-                error = Forbidden("You may report incidents only for accounts assigned to you")
-                await _refuse(rt, caller, error, "not_assigned", len(accounts))
-        else:
-            known = await repo.existing_accounts(accounts)
-            if known != set(accounts):
-                missing = sorted(set(accounts) - known)
-                error = InvalidInput("Unknown account ids", unknown_account_ids=missing)
-                await _refuse(rt, caller, error, "unknown_accounts", len(accounts))
+    refusal = await _visibility(rt, caller, accounts)
+    if refusal is not None:
+        # Recorded after the read session closed: SQLite allows one writer at a time.
+        await _refuse(rt, caller, refusal[0], refusal[1], len(accounts))
     incident_id = str(uuid.uuid4())
     async with rt.transaction() as session:
         incident = Incident(

@@ -1,0 +1,115 @@
+"""Security protocol: incidents close checkouts and open urgent obligations, or nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from service.clock import rfc3339
+from service.db.models import Checkout, Incident, RotationObligation
+from service.runtime import Runtime
+from tests.conftest import Client, runtime_of
+from tests.rotation_helpers import (
+    assign,
+    gestor_headers,
+    open_checkout,
+    seed_account,
+    seed_gestor,
+)
+
+
+def incident(rt: Runtime, accounts: list[str], **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "acceso_no_autorizado",
+        "account_ids": accounts,
+        "description": "Inicio de sesión desde un dispositivo desconocido",
+        "detected_at": rfc3339(rt.clock.now() - timedelta(minutes=10)),
+        **extra,
+    }
+
+
+async def counts(rt: Runtime, accounts: list[str]) -> tuple[int, int]:
+    async with rt.sessions() as session:
+        incidents = (await session.execute(select(func.count()).select_from(Incident))).scalar_one()
+        obligations = (
+            await session.execute(
+                select(func.count())
+                .select_from(RotationObligation)
+                .where(RotationObligation.account_id.in_(accounts))
+            )
+        ).scalar_one()
+    return int(incidents), int(obligations)
+
+
+async def test_incident_closes_checkouts_and_opens_urgent_obligations(
+    client: Client, admin: dict[str, str], auditor: dict[str, str]
+) -> None:
+    rt = runtime_of(client)
+    gestor = await seed_gestor(rt)
+    first, second = await seed_account(rt), await seed_account(rt)
+    checkout = await open_checkout(rt, first, gestor)
+    resp = await client.post("/v1/incidents", json=incident(rt, [first, second]), headers=admin)
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    assert body["type"] == "acceso_no_autorizado"
+    assert sorted(o["account_id"] for o in body["obligations"]) == sorted([first, second])
+    for ob in body["obligations"]:
+        assert ob["reason"] == "incident" and ob["status"] == "open"
+        triggered = datetime.fromisoformat(ob["triggered_at"])
+        assert datetime.fromisoformat(ob["due_at"]) == triggered + timedelta(hours=1)
+        assert ob["origins"] == [
+            {"type": "incident", "id": body["id"], "reason": "acceso_no_autorizado"}
+        ]
+    async with rt.sessions() as session:
+        closed = await session.get(Checkout, checkout)
+        assert closed is not None and closed.closed_at is not None
+        assert closed.close_reason == "incident"
+    detail = await client.get(f"/v1/incidents/{body['id']}", headers=auditor)
+    assert detail.status_code == 200 and detail.json() == body
+    listed = await client.get("/v1/incidents", headers=auditor)
+    assert body["id"] in {i["id"] for i in listed.json()}
+    assert (await client.get("/v1/incidents/nope", headers=admin)).status_code == 404
+
+
+async def test_bad_incidents_create_nothing(client: Client, admin: dict[str, str]) -> None:
+    rt = runtime_of(client)
+    gestor = await seed_gestor(rt)
+    known = await seed_account(rt)
+    checkout = await open_checkout(rt, known, gestor)
+    before = await counts(rt, [known])
+    unknown = "00000000-0000-0000-0000-000000000000"
+    for accounts, status in (([], 422), ([known, unknown], 422)):
+        resp = await client.post("/v1/incidents", json=incident(rt, accounts), headers=admin)
+        assert resp.status_code == status, resp.text
+    future = incident(rt, [known], detected_at=rfc3339(rt.clock.now() + timedelta(days=1)))
+    assert (await client.post("/v1/incidents", json=future, headers=admin)).status_code == 422
+    wrong_type = incident(rt, [known], type="hackeo")
+    assert (await client.post("/v1/incidents", json=wrong_type, headers=admin)).status_code == 400
+    assert await counts(rt, [known]) == before
+    async with rt.sessions() as session:
+        still = await session.get(Checkout, checkout)
+        assert still is not None and still.closed_at is None
+
+
+async def test_a_gestor_reports_only_for_accounts_assigned_to_them(
+    client: Client, auditor: dict[str, str]
+) -> None:
+    rt = runtime_of(client)
+    gestor = await seed_gestor(rt)
+    mine, theirs = await seed_account(rt), await seed_account(rt)
+    await assign(rt, mine, gestor)
+    headers = await gestor_headers(rt, gestor)
+    before = await counts(rt, [mine, theirs])
+    refused = await client.post("/v1/incidents", json=incident(rt, [mine, theirs]), headers=headers)
+    assert refused.status_code == 403, refused.text
+    assert await counts(rt, [mine, theirs]) == before
+    made = await client.post("/v1/incidents", json=incident(rt, [mine]), headers=headers)
+    assert made.status_code == 201, made.text
+    assert made.json()["reported_by"] == f"gestor:{gestor}"
+    assert [o["account_id"] for o in made.json()["obligations"]] == [mine]
+    assert (await client.get("/v1/incidents", headers=headers)).status_code == 403
+    assert (
+        await client.post("/v1/incidents", json=incident(rt, [mine]), headers=auditor)
+    ).status_code == 403
