@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from litestar.types import ControllerRouterHandler
 
+from service.audit.integrity import AuditIntegrityController
 from service.departures.controller import DepartureController
 from service.health import HealthController
 from service.incidents.controller import IncidentController
@@ -18,4 +19,5 @@ def route_handlers() -> list[ControllerRouterHandler]:
         RotationController,
         DepartureController,
         IncidentController,
+        AuditIntegrityController,
     ]
