@@ -1,0 +1,155 @@
+"""Webhooks: signed events reach a loopback receiver; a failing one never slows requests."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from service.clock import FrozenClock
+from service.db.models import WebhookAttempt, WebhookDelivery
+from service.runtime import Runtime
+from service.webhooks.delivery import deliver_due
+from tests.conftest import AppFactory, bearer, runtime_of
+from tests.rotation_helpers import Receiver, seed_account
+
+
+async def deliveries_to(
+    rt: Runtime, url: str
+) -> list[tuple[WebhookDelivery, list[WebhookAttempt]]]:
+    async with rt.sessions() as session:
+        rows = list(
+            await session.scalars(select(WebhookDelivery).where(WebhookDelivery.url == url))
+        )
+        out = []
+        for row in rows:
+            attempts = await session.scalars(
+                select(WebhookAttempt)
+                .where(WebhookAttempt.delivery_id == row.id)
+                .order_by(WebhookAttempt.attempt)
+            )
+            out.append((row, list(attempts)))
+    return out
+
+
+async def deliver_until_quiet(rt: Runtime, rounds: int = 20) -> None:
+    """Other tests' events share the outbox; drain it for this receiver."""
+    for _ in range(rounds):
+        if await deliver_due(rt) == 0:
+            return
+
+
+async def test_a_loopback_receiver_gets_signed_events(make_client: AppFactory) -> None:
+    receiver = await Receiver().start()
+    try:
+        client = await make_client(webhook_urls=(receiver.url,))
+        rt = runtime_of(client)
+        admin = await bearer(client, "admin", "webhooks")
+        account = await seed_account(rt)
+        made = await client.post(
+            "/v1/rotations", json={"account_id": account, "reason": "prueba"}, headers=admin
+        )
+        assert made.status_code == 201
+        assert receiver.connections == 0  # the request only wrote the outbox
+        await deliver_until_quiet(rt)
+        key = await rt.vault.webhook_secret()
+        mine = [
+            r
+            for r in receiver.requests
+            if json.loads(r["body"])["data"]["obligation"]["id"] == made.json()["id"]
+        ]
+        assert len(mine) == 1
+        request = mine[0]
+        assert request["line"] == "POST /hook HTTP/1.1"
+        expected = "sha256=" + hmac.new(key, request["body"], hashlib.sha256).hexdigest()
+        assert request["headers"]["x-custodia-signature"] == expected
+        event = json.loads(request["body"])
+        assert event["type"] == "rotation.opened"
+        assert request["headers"]["x-custodia-event-id"] == event["id"]
+        assert request["headers"]["x-custodia-timestamp"].endswith("Z")
+        assert event["data"]["obligation"]["account_id"] == account
+        for delivery, attempts in await deliveries_to(rt, receiver.url):
+            assert delivery.state == "delivered"
+            assert [(a.outcome, a.status_code) for a in attempts] == [("delivered", 200)]
+    finally:
+        await receiver.stop()
+
+
+async def test_a_failing_receiver_is_retried_with_backoff_then_given_up(
+    make_client: AppFactory,
+) -> None:
+    receiver = await Receiver(mode="fail").start()
+    try:
+        clock = FrozenClock(datetime.now(UTC))
+        client = await make_client(
+            clock=clock, webhook_urls=(receiver.url,), webhook_max_attempts=3
+        )
+        rt = runtime_of(client)
+        admin = await bearer(client, "admin", "webhooks-fail")
+        account = await seed_account(rt)
+        made = await client.post(
+            "/v1/rotations", json={"account_id": account, "reason": "prueba"}, headers=admin
+        )
+        assert made.status_code == 201
+        await deliver_until_quiet(rt)
+        await deliver_until_quiet(rt)  # not due again yet: nothing is sent
+        first_round = await deliveries_to(rt, receiver.url)
+        assert first_round
+        for delivery, attempts in first_round:
+            assert delivery.state == "pending"
+            assert [(a.outcome, a.status_code) for a in attempts] == [("http_error", 500)]
+        clock.advance(timedelta(seconds=11))
+        await deliver_until_quiet(rt)
+        clock.advance(timedelta(seconds=21))
+        await deliver_until_quiet(rt)
+        clock.advance(timedelta(hours=2))
+        await deliver_until_quiet(rt)
+        for delivery, attempts in await deliveries_to(rt, receiver.url):
+            assert delivery.state == "failed"
+            assert [a.attempt for a in attempts] == [1, 2, 3]
+            assert all(a.status_code == 500 for a in attempts)
+    finally:
+        await receiver.stop()
+
+
+async def test_a_hanging_receiver_does_not_slow_requests(make_client: AppFactory) -> None:
+    receiver_timeout = 3.0
+    receiver = await Receiver(mode="hang").start()
+    try:
+        client = await make_client(
+            webhook_urls=(receiver.url,), webhook_timeout_seconds=receiver_timeout
+        )
+        rt = runtime_of(client)
+        admin = await bearer(client, "admin", "webhooks-hang")
+        account = await seed_account(rt)
+        first = await client.post(
+            "/v1/rotations", json={"account_id": account, "reason": "prueba"}, headers=admin
+        )
+        assert first.status_code == 201
+        assert receiver.connections == 0  # the request itself never called out
+        # The delivery job now sits on the hanging receiver, beside the requests.
+        job = asyncio.create_task(deliver_until_quiet(rt, rounds=1))
+        while receiver.connections == 0:
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        for _ in range(3):
+            resp = await client.post(
+                "/v1/rotations", json={"account_id": account, "reason": "otra"}, headers=admin
+            )
+            assert resp.status_code == 201
+        elapsed = time.monotonic() - started
+        assert not job.done()
+        # All three finish before the receiver's one timeout runs out.
+        assert elapsed < receiver_timeout, elapsed
+        await asyncio.wait_for(job, timeout=30)
+        outcomes = {
+            a.outcome for _, attempts in await deliveries_to(rt, receiver.url) for a in attempts
+        }
+        assert outcomes == {"timeout"}
+    finally:
+        await receiver.stop()
