@@ -269,3 +269,20 @@ async def test_max_age_scan_is_idempotent(
             select(RotationObligation).where(RotationObligation.account_id == stale)
         )
         assert len(list(rows)) == 1
+
+
+async def test_concurrent_triggers_merge_into_one_obligation(
+    client: Client, admin: dict[str, str]
+) -> None:
+    rt = runtime_of(client)
+    account = await seed_account(rt)
+    reasons = [f"revisión {n}" for n in range(8)]
+    responses = await asyncio.gather(
+        *(
+            client.post("/v1/rotations", json={"account_id": account, "reason": r}, headers=admin)
+            for r in reasons
+        )
+    )
+    assert [r.status_code for r in responses] == [201] * len(reasons)
+    [ob] = await obligations_of(client, admin, account)
+    assert sorted(o["reason"] for o in ob["origins"]) == sorted(reasons)

@@ -16,7 +16,7 @@ from service.domain.rotation import CredentialAge, DeadlinePolicy, RotationStatu
 from service.errors import Conflict, NotFound
 from service.principal import SYSTEM, Caller
 from service.rotations import triggers
-from service.rotations.obligations import notify, obligation_view, opt_utc
+from service.rotations.obligations import audit_lock_first, notify, obligation_view, opt_utc
 from service.rotations.repository import RotationRepository
 from service.runtime import Runtime
 
@@ -109,6 +109,7 @@ async def notify_overdue(rt: Runtime) -> int:
     notified = 0
     for obligation_id in ids:
         async with rt.transaction() as session:
+            await audit_lock_first(session)
             # The conditional update makes the notice once-only across replicas.
             claimed = await session.execute(
                 update(RotationObligation)
