@@ -70,7 +70,7 @@ def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     from service.audit.offline import main as verify_main
 
     keys = [part for key in args.public_key for part in ("--public-key", key)]
-    return verify_main([args.export, *keys])
+    return verify_main([args.export, *keys, *(["--from-genesis"] if args.from_genesis else [])])
 
 
 def _audit_reconcile(args: argparse.Namespace, settings: Settings) -> int:
@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit.add_parser("verify", help="verify an export offline; exit 1 when invalid")
     verify.add_argument("export", help="JSON Lines from GET /v1/audit/export, or - for stdin")
     verify.add_argument("--public-key", action="append", required=True, metavar="KEY")
+    verify.add_argument("--from-genesis", action="store_true", help="require seq 1 first")
     verify.set_defaults(run=_audit_verify)
     reconcile = audit.add_parser(
         "reconcile", help="match granted checkouts with OpenBao's audit log; exit 1 on mismatch"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import dataclasses
@@ -18,6 +19,7 @@ from service.app import build_runtime
 from service.audit.canonical import checkpoint_message
 from service.audit.checkpoints import make_due_checkpoints
 from service.audit.offline import main as offline_main
+from service.cli import main as cli_main
 from service.clock import FrozenClock
 from service.db.models import AuditCheckpoint, AuditEvent
 from service.errors import VaultUnavailable
@@ -186,6 +188,15 @@ async def test_export_verifies_offline_and_any_single_edit_fails(
     assert whole.endswith(b"\n")
     code, out = _offline(tmp_path, whole, key)
     assert code == 0, out
+    exported = tmp_path / "whole.jsonl"
+    exported.write_bytes(whole)
+    argv = ["audit", "verify", str(exported), "--public-key", key, "--from-genesis"]
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        assert await asyncio.to_thread(cli_main, argv) == 0, printed.getvalue()
+    exported.write_bytes(b"\n".join(lines_of(whole)[1:]) + b"\n")  # first event dropped
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        assert await asyncio.to_thread(cli_main, argv) == 1
+    assert "first bad seq 1: gap" in printed.getvalue()
     assert kinds(lines_of(whole))["checkpoints"] >= 2
 
     since = before.isoformat().replace("+00:00", "Z")
