@@ -23,6 +23,8 @@ from service.cli import main as cli_main
 from service.clock import FrozenClock
 from service.db.models import AuditCheckpoint, AuditEvent
 from service.errors import VaultUnavailable
+from service.principal import SYSTEM
+from service.tokens.usecases import issue_token
 from tests.audit_helpers import add_events, head_seq, kinds, lines_of
 from tests.conftest import AppFactory, Client, runtime_of
 
@@ -64,8 +66,13 @@ async def test_public_key_verifies_stored_checkpoints(
 async def test_roles_and_bad_filters(
     client: Client, admin: dict[str, str], auditor: dict[str, str]
 ) -> None:
-    for path in ("/v1/audit/public-key", "/v1/audit/checkpoints", "/v1/audit/verify"):
+    issued = await issue_token(runtime_of(client), SYSTEM, role="gestor", name="not-an-auditor")
+    gestor = {"Authorization": f"Bearer {issued.token}"}
+    paths = ("/v1/audit/public-key", "/v1/audit/checkpoints", "/v1/audit/verify")
+    for path in (*paths, "/v1/audit/export"):
         assert (await client.get(path)).status_code == 401
+        assert (await client.get(path, headers=gestor)).status_code == 403
+    for path in paths:
         assert (await client.get(path, headers=admin)).status_code == 200
     bad = [
         "since=yesterday",
@@ -161,7 +168,7 @@ async def _export(client: Client, headers: dict[str, str], query: str = "") -> b
     resp = await client.get(f"/v1/audit/export{query}", headers=headers)
     assert resp.status_code == 200, resp.text
     assert resp.headers["content-type"].startswith("application/x-ndjson")
-    assert ".jsonl" in resp.headers["content-disposition"]
+    assert 'filename="custodia-audit-' in resp.headers["content-disposition"]
     return resp.content
 
 

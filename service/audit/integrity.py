@@ -124,9 +124,9 @@ class AuditIntegrityController(Controller):
         # Recorded before the range is fixed, so an open-ended export includes its own event.
         await audited(rt, caller, "audit.exported", since=since, until=until)
         span = await export_range(rt, start, end)
-        name = f"custodia-audit-{span.first}-{span.last}.jsonl" if not span.empty else "empty"
+        name = "empty" if span.empty else f"{span.first}-{span.last}"
         headers: dict[str, Any] = {
-            "Content-Disposition": f'attachment; filename="{name.removesuffix(".jsonl")}.jsonl"',
+            "Content-Disposition": f'attachment; filename="custodia-audit-{name}.jsonl"',
             "Cache-Control": "no-store",
         }
         return Stream(export_lines(rt, span), media_type=JSON_LINES, headers=headers)
