@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from litestar.types import ControllerRouterHandler
 
+from service.accounts.controller import AccountController
 from service.audit.integrity import AuditIntegrityController
 from service.departures.controller import DepartureController
+from service.gestores.controller import AssignmentController, GestorController
 from service.health import HealthController
 from service.incidents.controller import IncidentController
 from service.rotations.controller import RotationController
@@ -20,4 +22,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         DepartureController,
         IncidentController,
         AuditIntegrityController,
+        AccountController,
+        GestorController,
+        AssignmentController,
     ]

@@ -1,0 +1,1 @@
+"""Official accounts (and admitted personal ones): the things whose passwords are in custody."""

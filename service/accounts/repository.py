@@ -1,0 +1,34 @@
+"""Persistence of accounts."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.db.models import Account
+
+
+class AccountRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, account_id: str, *, lock: bool = False) -> Account | None:
+        query = select(Account).where(Account.id == account_id)
+        if lock:
+            query = query.with_for_update()
+        return (await self.session.scalars(query)).first()
+
+    async def list_all(
+        self, *, area: str | None, kind: str | None, include_retired: bool
+    ) -> list[Account]:
+        query = select(Account).order_by(Account.created_at, Account.id)
+        if area is not None:
+            query = query.where(Account.area == area)
+        if kind is not None:
+            query = query.where(Account.kind == kind)
+        if not include_retired:
+            query = query.where(Account.retired_at.is_(None))
+        return list(await self.session.scalars(query))
+
+    def add(self, account: Account) -> None:
+        self.session.add(account)

@@ -1,0 +1,1 @@
+"""Gestores: who they are, their tokens, assignments and TOTP reset."""

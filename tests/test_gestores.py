@@ -1,0 +1,82 @@
+"""Gestores: registration rules, tokens, assignments (departed, duplicate), unassignment."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from service.db.models import RotationObligation
+from tests.conftest import Client, runtime_of
+from tests.custody_helpers import create_account, create_gestor, events, gestor_token, head_seq
+
+
+async def test_kinds_need_cargo_or_provider(client: Client, admin: dict[str, str]) -> None:
+    base = {"name": "Ana", "email": "ana@example.gob.mx", "area": "CS"}
+    cases = [
+        ({"kind": "servidor_publico"}, 422, "cargo"),
+        ({"kind": "externo", "cargo": "x"}, 422, "provider"),
+        ({"kind": "externo", "provider": "Agencia SA", "email": "not-an-email"}, 422, "email"),
+        ({"kind": "externo", "provider": "Agencia SA", "email": "a b@x.mx"}, 422, "email"),
+        ({"kind": "consultor", "provider": "x"}, 400, "kind"),
+        ({"kind": "externo", "provider": "x" * 201}, 400, "provider"),
+    ]
+    for change, status, field in cases:
+        resp = await client.post("/v1/gestores", json={**base, **change}, headers=admin)
+        assert resp.status_code == status, (change, resp.text)
+        assert field in resp.text
+    external = await create_gestor(client, admin, kind="externo", provider="Agencia SA", cargo=None)
+    got = (await client.get(f"/v1/gestores/{external}", headers=admin)).json()
+    assert got["provider"] == "Agencia SA" and got["cargo"] is None and got["totp_state"] == "none"
+
+
+async def test_gestor_token_assign_and_unassign(
+    client: Client, admin: dict[str, str], auditor: dict[str, str]
+) -> None:
+    before = await head_seq(client)
+    account_id = await create_account(client, admin)
+    gestor_id = await create_gestor(client, admin)
+    headers = await gestor_token(client, admin, gestor_id)
+    # A gestor token is not an admin token.
+    assert (await client.get("/v1/accounts", headers=headers)).status_code == 403
+    path = f"/v1/accounts/{account_id}/gestores"
+    first = await client.post(path, json={"gestor_id": gestor_id}, headers=admin)
+    assert first.status_code == 201, first.text
+    dup = await client.post(path, json={"gestor_id": gestor_id}, headers=admin)
+    assert dup.status_code == 409
+    listed = (await client.get(path, headers=auditor)).json()
+    assert [a["gestor_id"] for a in listed] == [gestor_id]
+    ended = await client.delete(f"{path}/{gestor_id}", headers=admin)
+    assert ended.status_code == 204
+    assert (await client.delete(f"{path}/{gestor_id}", headers=admin)).status_code == 404
+    again = await client.post(path, json={"gestor_id": gestor_id}, headers=admin)
+    assert again.status_code == 201
+    actions = [e.action for e in await events(client, after=before, account_id=account_id)]
+    assert actions[:3] == ["account.created", "gestor.assigned", "gestor.unassigned"]
+    assert actions[-1] == "gestor.assigned"
+    async with runtime_of(client).sessions() as session:
+        obligation = (
+            await session.scalars(
+                select(RotationObligation).where(RotationObligation.account_id == account_id)
+            )
+        ).first()
+    assert obligation is not None and obligation.reason == "gestor_unassigned"
+
+
+async def test_departed_gestor_cannot_be_assigned_or_get_tokens(
+    client: Client, admin: dict[str, str]
+) -> None:
+    account_id = await create_account(client, admin)
+    gestor_id = await create_gestor(client, admin)
+    left = await client.post(
+        f"/v1/gestores/{gestor_id}/departure", json={"reason": "baja"}, headers=admin
+    )
+    assert left.status_code == 200, left.text
+    resp = await client.post(
+        f"/v1/accounts/{account_id}/gestores", json={"gestor_id": gestor_id}, headers=admin
+    )
+    assert resp.status_code == 409
+    token = await client.post(f"/v1/gestores/{gestor_id}/tokens", json={"name": "t"}, headers=admin)
+    assert token.status_code == 409
+    missing = await client.post(
+        f"/v1/accounts/{account_id}/gestores", json={"gestor_id": "nope"}, headers=admin
+    )
+    assert missing.status_code == 404
