@@ -207,3 +207,111 @@ class Receiver:
             pass
         finally:
             writer.close()
+
+
+# -- through custody's own endpoints (issue 3) --------------------------------
+
+
+async def mounted(client: Any, method: str, path: str) -> bool:
+    """Whether a route exists: routing answers 404/405 before authentication."""
+    return (await client.request(method, path)).status_code not in (404, 405)
+
+
+async def require_custody(client: Any, *routes: tuple[str, str]) -> None:
+    import pytest
+
+    for method, path in routes:
+        if not await mounted(client, method, path):
+            pytest.skip(f"custody endpoint {method} {path} (issue 3) is not mounted yet")
+
+
+async def api_account(client: Any, admin: dict[str, str], password: str | None = None) -> str:
+    handle = uid("cuenta")
+    resp = await client.post(
+        "/v1/accounts",
+        json={
+            "platform": "facebook",
+            "handle": handle,
+            "url": f"https://facebook.com/{handle}",
+            "display_name": "Cuenta oficial",
+            "area": "Comunicación Social",
+            "kind": "oficial",
+        },
+        headers=admin,
+    )
+    assert resp.status_code == 201, resp.text
+    account_id = str(resp.json()["id"])
+    if password is not None:
+        await put_credential(client, admin, account_id, password, expect=200)
+    return account_id
+
+
+async def put_credential(
+    client: Any, headers: dict[str, str], account_id: str, password: str, expect: int
+) -> Any:
+    resp = await client.put(
+        f"/v1/accounts/{account_id}/credential",
+        json={"username": "oficial", "password": password},
+        headers=headers,
+    )
+    assert resp.status_code == expect, resp.text
+    return resp.json()
+
+
+@dataclass
+class ApiGestor:
+    id: str
+    headers: dict[str, str]
+    seed: str
+    step: int = 0
+
+    def next_code(self, now: datetime) -> str:
+        """A code from a step within the window that this gestor has not used yet."""
+        from service.domain.totp import code_for_step, time_step
+
+        current = time_step(now)
+        self.step = max(self.step + 1, current - 1)
+        assert self.step <= current + 1, "out of unused steps in the window"
+        return code_for_step(self.seed, self.step)
+
+
+async def api_gestor(client: Any, admin: dict[str, str], accounts: list[str]) -> ApiGestor:
+    """A gestor with a token, confirmed TOTP and accepted responsiva, assigned to accounts."""
+    from urllib.parse import parse_qs, urlparse
+
+    from service.clock import SystemClock
+
+    resp = await client.post(
+        "/v1/gestores",
+        json={
+            "name": uid("Gestora"),
+            "email": f"{uid('g')}@example.gob.mx",
+            "kind": "servidor_publico",
+            "cargo": "Jefa de redes",
+            "area": "Comunicación Social",
+        },
+        headers=admin,
+    )
+    assert resp.status_code == 201, resp.text
+    gestor_id = str(resp.json()["id"])
+    token = await client.post(
+        f"/v1/gestores/{gestor_id}/tokens", json={"name": "movil"}, headers=admin
+    )
+    assert token.status_code == 201, token.text
+    headers = {"Authorization": f"Bearer {token.json()['token']}"}
+    enrol = await client.post("/v1/me/totp/enrollment", headers=headers)
+    assert enrol.status_code in (200, 201), enrol.text
+    seed = parse_qs(urlparse(enrol.json()["otpauth_uri"]).query)["secret"][0]
+    gestor = ApiGestor(gestor_id, headers, seed)
+    confirm = await client.post(
+        "/v1/me/totp/confirm", json={"code": gestor.next_code(SystemClock().now())}, headers=headers
+    )
+    assert confirm.status_code in (200, 201, 204), confirm.text
+    accepted = await client.post("/v1/me/responsiva", json={"accept": True}, headers=headers)
+    assert accepted.status_code in (200, 201), accepted.text
+    for account_id in accounts:
+        assigned = await client.post(
+            f"/v1/accounts/{account_id}/gestores", json={"gestor_id": gestor_id}, headers=admin
+        )
+        assert assigned.status_code == 201, assigned.text
+    return gestor

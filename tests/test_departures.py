@@ -10,9 +10,11 @@ from service.clock import FrozenClock, rfc3339
 from service.db.models import Assignment, AuditEvent, Checkout, RotationObligation
 from tests.conftest import AppFactory, Client, bearer, runtime_of
 from tests.rotation_helpers import (
+    api_account,
     assign,
     gestor_headers,
     open_checkout,
+    require_custody,
     seed_account,
     seed_gestor,
     write_through_service,
@@ -168,3 +170,39 @@ async def test_vault_failure_during_departure_leaves_no_half_done_state(
             select(RotationObligation.id).where(RotationObligation.account_id == account)
         )
         assert len(list(count)) == 1
+
+
+async def test_a_departed_gestor_cannot_be_reassigned(
+    client: Client, admin: dict[str, str]
+) -> None:
+    await require_custody(client, ("POST", "/v1/accounts/x/gestores"))
+    first, second = await api_account(client, admin), await api_account(client, admin)
+    made = await client.post(
+        "/v1/gestores",
+        json={
+            "name": "Gestora que se va",
+            "email": "baja@example.gob.mx",
+            "kind": "servidor_publico",
+            "cargo": "Analista",
+            "area": "Comunicación Social",
+        },
+        headers=admin,
+    )
+    gestor = made.json()["id"]
+    for account in (first, second):
+        resp = await client.post(
+            f"/v1/accounts/{account}/gestores", json={"gestor_id": gestor}, headers=admin
+        )
+        assert resp.status_code == 201, resp.text
+    case = await client.post(
+        f"/v1/gestores/{gestor}/departure", json={"reason": "fin de contrato"}, headers=admin
+    )
+    assert case.status_code == 200, case.text
+    assert {a["account_id"] for a in case.json()["accounts"]} == {first, second}
+    for account in (first, second):
+        again = await client.post(
+            f"/v1/accounts/{account}/gestores", json={"gestor_id": gestor}, headers=admin
+        )
+        assert again.status_code == 409, again.text
+    listed = await client.get(f"/v1/accounts/{first}/gestores", headers=admin)
+    assert all(a["ended_at"] is not None for a in listed.json() if a["gestor_id"] == gestor)

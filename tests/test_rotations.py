@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from service.clock import FrozenClock, rfc3339
+from service.clock import FrozenClock, SystemClock, rfc3339
 from service.db.models import Account, AuditEvent, RotationObligation, WebhookEvent
 from service.rotations import triggers
 from service.rotations.usecases import notify_overdue, scan_max_age
@@ -19,6 +19,10 @@ from tests.bao_server import DevServer
 from tests.conftest import AppFactory, Client, bearer, runtime_of
 from tests.rotation_helpers import (
     admin_caller,
+    api_account,
+    api_gestor,
+    put_credential,
+    require_custody,
     seed_account,
     seed_gestor,
     write_through_service,
@@ -286,3 +290,104 @@ async def test_concurrent_triggers_merge_into_one_obligation(
     assert [r.status_code for r in responses] == [201] * len(reasons)
     [ob] = await obligations_of(client, admin, account)
     assert sorted(o["reason"] for o in ob["origins"]) == sorted(reasons)
+
+
+async def satisfied_events(rt: Runtime, obligation_id: str) -> int:
+    async with rt.sessions() as session:
+        rows = await session.scalars(
+            select(WebhookEvent.id)
+            .where(WebhookEvent.kind == "rotation.satisfied")
+            .where(WebhookEvent.payload["data"]["obligation"]["id"].as_string() == obligation_id)
+        )
+        return len(list(rows))
+
+
+async def test_satisfied_by_a_rotation_through_checkin(
+    client: Client, admin: dict[str, str]
+) -> None:
+    await require_custody(
+        client, ("PUT", "/v1/accounts/x/credential"), ("POST", "/v1/checkouts/x/checkin")
+    )
+    rt = runtime_of(client)
+    account = await api_account(client, admin, password="vieja-123")
+    gestor = await api_gestor(client, admin, [account])
+    ob = (
+        await client.post(
+            "/v1/rotations", json={"account_id": account, "reason": "prueba"}, headers=admin
+        )
+    ).json()
+    out = await client.post(
+        f"/v1/accounts/{account}/checkouts",
+        json={"totp_code": gestor.next_code(SystemClock().now()), "reason": "rotar", "minutes": 10},
+        headers=gestor.headers,
+    )
+    assert out.status_code == 201, out.text
+    assert out.json()["rotation_required"] is True
+    checkin = f"/v1/checkouts/{out.json()['checkout_id']}/checkin"
+    bare = await client.post(checkin, json={}, headers=gestor.headers)
+    assert bare.status_code == 422, bare.text
+    same = await client.post(
+        checkin,
+        json={"new_credential": {"username": "oficial", "password": "vieja-123"}},
+        headers=gestor.headers,
+    )
+    assert same.status_code == 422, same.text
+    assert (await obligations_of(client, admin, account))[0]["status"] == "open"
+    done = await client.post(
+        checkin,
+        json={"new_credential": {"username": "oficial", "password": "nueva-456"}},
+        headers=gestor.headers,
+    )
+    assert done.status_code in (200, 201, 204), done.text
+    [after] = await obligations_of(client, admin, account)
+    assert after["id"] == ob["id"] and after["status"] == "satisfied"
+    assert after["satisfied_by"] == f"gestor:{gestor.id}"
+    assert after["satisfied_by_version"] == 2
+    assert await satisfied_events(rt, ob["id"]) == 1
+
+
+async def test_satisfied_by_an_admin_put_and_never_by_the_same_password(
+    client: Client, admin: dict[str, str]
+) -> None:
+    await require_custody(client, ("PUT", "/v1/accounts/x/credential"))
+    rt = runtime_of(client)
+    account = await api_account(client, admin, password="vieja-123")
+    ob = (
+        await client.post(
+            "/v1/rotations", json={"account_id": account, "reason": "prueba"}, headers=admin
+        )
+    ).json()
+    await put_credential(client, admin, account, "vieja-123", expect=422)
+    assert (await obligations_of(client, admin, account))[0]["status"] == "open"
+    written = await put_credential(client, admin, account, "nueva-456", expect=200)
+    [after] = await obligations_of(client, admin, account)
+    assert after["status"] == "satisfied"
+    assert after["satisfied_by_version"] == written["version"]
+    assert await satisfied_events(rt, ob["id"]) == 1
+
+
+async def test_unassignment_opens_an_obligation(client: Client, admin: dict[str, str]) -> None:
+    await require_custody(client, ("DELETE", "/v1/accounts/x/gestores/y"))
+    account = await api_account(client, admin)
+    gestor = await client.post(
+        "/v1/gestores",
+        json={
+            "name": "Gestor externo",
+            "email": "externo@example.com",
+            "kind": "externo",
+            "provider": "Agencia Digital SA",
+            "area": "Comunicación Social",
+        },
+        headers=admin,
+    )
+    gestor_id = gestor.json()["id"]
+    assigned = await client.post(
+        f"/v1/accounts/{account}/gestores", json={"gestor_id": gestor_id}, headers=admin
+    )
+    assert assigned.status_code == 201, assigned.text
+    assert await obligations_of(client, admin, account) == []
+    ended = await client.delete(f"/v1/accounts/{account}/gestores/{gestor_id}", headers=admin)
+    assert ended.status_code == 204, ended.text
+    [ob] = await obligations_of(client, admin, account)
+    assert ob["reason"] == "gestor_unassigned" and ob["status"] == "open"
+    assert ob["origins"] == [{"type": "gestor", "id": gestor_id, "reason": "gestor_unassigned"}]
