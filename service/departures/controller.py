@@ -19,6 +19,48 @@ class DepartureIn(msgspec.Struct, forbid_unknown_fields=True):
     effective_at: datetime | None = None
 
 
+class CaseFileAccount(msgspec.Struct):
+    account_id: str
+    platform: str | None
+    handle: str | None
+    access_began: str
+    access_ended: str
+    last_rotation: str | None
+    rotated_since_access_began: bool
+    retrieved_since_rotation: bool
+    last_retrieved_at: str | None
+    retrievals_since_rotation: int
+
+
+class CaseFileObligation(msgspec.Struct):
+    id: str
+    account_id: str
+    reason: str
+    due_at: str
+
+
+class CaseFile(msgspec.Struct):
+    """What the departure did and what it left owing; stored once, answered on every call."""
+
+    gestor_id: str
+    gestor_name: str
+    effective_at: str
+    recorded_at: str
+    recorded_by: str
+    reason: str
+    tokens_revoked: int
+    assignments_ended: int
+    checkouts_closed: list[str]
+    accounts: list[CaseFileAccount]
+    obligations: list[CaseFileObligation]
+    seed_destroyed: bool
+    seed_destroyed_at: str | None
+
+
+def case_file_out(view: dict[str, Any]) -> CaseFile:
+    return msgspec.convert(view, CaseFile)
+
+
 class DepartureController(Controller):
     path = "/v1/gestores"
     tags = ["departures"]
@@ -32,10 +74,11 @@ class DepartureController(Controller):
     )
     async def depart(
         self, rt: Rt, caller: CallerDep, gestor_id: FromPath[str], data: JSONBody[DepartureIn]
-    ) -> dict[str, Any]:
-        return await depart(
+    ) -> CaseFile:
+        view = await depart(
             rt, caller, gestor_id, reason=data.reason, effective_at=data.effective_at
         )
+        return case_file_out(view)
 
     @get(
         "/{gestor_id:str}/departure",
@@ -43,5 +86,5 @@ class DepartureController(Controller):
         guards=[allow("admin", "auditor")],
         responses=errors(404),
     )
-    async def read(self, rt: Rt, gestor_id: FromPath[str]) -> dict[str, Any]:
-        return await case_file(rt, gestor_id)
+    async def read(self, rt: Rt, gestor_id: FromPath[str]) -> CaseFile:
+        return case_file_out(await case_file(rt, gestor_id))
