@@ -6,6 +6,7 @@ from litestar.types import ControllerRouterHandler
 
 from service.accounts.controller import AccountController
 from service.audit.integrity import AuditIntegrityController
+from service.credentials.controller import CredentialController
 from service.departures.controller import DepartureController
 from service.gestores.controller import AssignmentController, GestorController
 from service.health import HealthController
@@ -25,4 +26,5 @@ def route_handlers() -> list[ControllerRouterHandler]:
         AccountController,
         GestorController,
         AssignmentController,
+        CredentialController,
     ]

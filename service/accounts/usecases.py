@@ -34,6 +34,10 @@ def profile_of(values: dict[str, Any]) -> AccountProfile:
     )
 
 
+def profile_of_row(row: Account) -> AccountProfile:
+    return profile_of({k: getattr(row, k) for k in AccountIn.__struct_fields__})
+
+
 def _checked(values: dict[str, Any]) -> dict[str, Any]:
     """Apply the domain rules; an official account keeps no personal fields."""
     values["url"] = validate_http_url(values["url"])

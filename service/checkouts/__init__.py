@@ -1,0 +1,1 @@
+"""Checkouts: audited, exclusive, TOTP-gated retrieval of a credential."""

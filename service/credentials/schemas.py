@@ -1,0 +1,39 @@
+"""Request and response shapes of credentials. Requests carry secrets: never log them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+BackupCode = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class CredentialIn(msgspec.Struct, forbid_unknown_fields=True):
+    username: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+    recovery_email: Annotated[str, msgspec.Meta(min_length=3, max_length=254)] | None = None
+    recovery_phone: Annotated[str, msgspec.Meta(min_length=7, max_length=40)] | None = None
+    totp_secret: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    backup_codes: Annotated[list[BackupCode], msgspec.Meta(max_length=50)] | None = None
+    notes: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+    # Why this version was written; kept with the version (not a secret).
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)] | None = None
+
+
+class WrittenVersion(msgspec.Struct):
+    version: int
+    created_time: datetime
+
+
+class VersionOut(msgspec.Struct):
+    version: int
+    created_time: datetime
+    written_by: str | None
+    written_by_role: str | None
+    reason: str | None
+    checkout_id: str | None
+    is_rotation: bool | None
+    # False: Vault has the version but the SQL record of it was lost (see usecases).
+    recorded: bool

@@ -1,0 +1,239 @@
+"""Writing credential versions: Vault first (check-and-set), then the SQL record.
+
+Why this order, and why ``cas`` comes from Vault: Vault is the custody of record.
+If the SQL transaction fails after Vault accepted a version, Vault holds version
+N+1 that SQL does not know about. The next write reads the current version from
+Vault, so its check-and-set is N+1 and it succeeds as N+2; deriving ``cas`` from
+the SQL row would instead fail forever with a conflict. The lost version shows in
+the versions list as ``recorded: false`` (read from Vault metadata), so the gap is
+visible rather than silent. Two concurrent writers both read N and both send
+cas=N; Vault accepts one and the other gets 409, never a silent overwrite.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.accounts.repository import AccountRepository
+from service.accounts.usecases import profile_of_row
+from service.audit.log import Entry, append
+from service.checkouts.repository import CheckoutRepository
+from service.credentials.schemas import CredentialIn, VersionOut
+from service.db.models import Account, CredentialVersion
+from service.domain.accounts import ensure_may_hold_credential
+from service.domain.contact import validate_email, validate_phone
+from service.domain.masking import mask_email, mask_phone
+from service.domain.totp import validate_seed
+from service.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    VaultConflict,
+    VaultUnavailable,
+)
+from service.principal import Caller
+from service.rotations import hooks
+from service.rotations.obligations import as_utc
+from service.runtime import Runtime
+from service.vault import SecretVersion
+
+# Runs inside the SQL transaction that records the version (check-in closes its checkout).
+AlsoInTransaction = Callable[[AsyncSession, SecretVersion], Awaitable[None]]
+
+
+def secret_of(cred: CredentialIn) -> dict[str, Any]:
+    """The validated, normalised secret as stored in Vault. Errors never quote values."""
+    if not cred.username.strip() or not cred.password.strip():
+        raise InvalidInput("username and password must not be blank", field="password")
+    secret: dict[str, Any] = {"username": cred.username.strip(), "password": cred.password}
+    if cred.recovery_email is not None:
+        secret["recovery_email"] = validate_email(cred.recovery_email, "recovery_email")
+    if cred.recovery_phone is not None:
+        secret["recovery_phone"] = validate_phone(cred.recovery_phone, "recovery_phone")
+    if cred.totp_secret is not None:
+        secret["totp_secret"] = validate_seed(cred.totp_secret)
+    if cred.backup_codes is not None:
+        if any(not c.strip() for c in cred.backup_codes):
+            raise InvalidInput("backup_codes must not contain blank codes", field="backup_codes")
+        secret["backup_codes"] = [c.strip() for c in cred.backup_codes]
+    if cred.notes is not None:
+        secret["notes"] = cred.notes
+    return secret
+
+
+async def _authorised_checkout(rt: Runtime, caller: Caller, account: Account) -> str | None:
+    """An admin may always write; a gestor only during their own live checkout."""
+    if caller.role == "admin":
+        return None
+    gestor_id = caller.principal.gestor_id if caller.principal else None
+    if caller.role == "gestor" and gestor_id:
+        async with rt.sessions() as session:
+            live = await CheckoutRepository(session).live_of(account.id, gestor_id, rt.clock.now())
+        if live is not None:
+            return live.id
+    raise Forbidden("A gestor may write a credential only during their own active checkout")
+
+
+async def write_credential(
+    rt: Runtime,
+    caller: Caller,
+    account_id: str,
+    cred: CredentialIn,
+    *,
+    reason: str,
+    checkout_id: str | None = None,
+    also: AlsoInTransaction | None = None,
+) -> SecretVersion:
+    """The one code path for a new version: PUT by admin or gestor, and check-in rotation."""
+    secret = secret_of(cred)
+    async with rt.sessions() as session:
+        account = await AccountRepository(session).get(account_id)
+    if account is None:
+        raise NotFound(f"No account with id {account_id}")
+    if checkout_id is None:
+        checkout_id = await _authorised_checkout(rt, caller, account)
+    if account.retired_at is not None:
+        raise Conflict("The account is retired; its credential can no longer change")
+    ensure_may_hold_credential(profile_of_row(account), rt.clock.now())
+    current = await rt.vault.read_credential(account_id)
+    if current is not None and hmac.compare_digest(
+        str(current[0].get("password", "")).encode(), secret["password"].encode()
+    ):
+        raise InvalidInput(
+            "password must differ from the current version's password", field="password"
+        )
+    try:
+        version = await rt.vault.write_credential(
+            account_id, secret, cas=0 if current is None else current[1].version
+        )
+    except VaultConflict:
+        await rt.record(
+            caller,
+            Entry(
+                "credential.write_conflict",
+                "denied",
+                account_id=account_id,
+                subject=f"account:{account_id}",
+                reason="cas_conflict",
+            ),
+        )
+        raise
+    async with rt.transaction() as session:
+        await _record(
+            rt,
+            session,
+            caller,
+            account_id,
+            version,
+            secret,
+            reason=cred.reason or reason,
+            checkout_id=checkout_id,
+            rotation=current is not None,
+        )
+        if also is not None:
+            await also(session, version)
+    return version
+
+
+async def _record(
+    rt: Runtime,
+    session: AsyncSession,
+    caller: Caller,
+    account_id: str,
+    version: SecretVersion,
+    secret: dict[str, Any],
+    *,
+    reason: str,
+    checkout_id: str | None,
+    rotation: bool,
+) -> None:
+    session.add(
+        CredentialVersion(
+            account_id=account_id,
+            version=version.version,
+            created_time=version.created_time,
+            written_by=caller.actor,
+            written_by_role=caller.role or "system",
+            reason=reason,
+            checkout_id=checkout_id,
+            is_rotation=rotation,
+        )
+    )
+    account = await AccountRepository(session).get(account_id, lock=True)
+    assert account is not None  # accounts are never deleted
+    # Concurrent writers may commit out of order: the row keeps the newest facts.
+    if account.credential_version is None or version.version > account.credential_version:
+        account.credential_version = version.version
+        account.credential_created_time = version.created_time
+        account.two_factor_method = "totp" if "totp_secret" in secret else None
+        account.recovery_email_masked = mask_email(secret.get("recovery_email"))
+        account.recovery_phone_masked = mask_phone(secret.get("recovery_phone"))
+        account.updated_at = rt.clock.now()
+    await append(
+        session,
+        caller,
+        Entry(
+            "credential.written",
+            "ok",
+            account_id=account_id,
+            subject=f"account:{account_id}",
+            reason=reason,
+            details={
+                "version": version.version,
+                "checkout_id": checkout_id,
+                "is_rotation": rotation,
+                # Which fields the version has, never their values.
+                "fields": sorted(secret),
+            },
+        ),
+        rt.clock,
+    )
+    await hooks.credential_written(
+        session,
+        caller,
+        rt.clock,
+        account_id=account_id,
+        version=version,
+        password_changed=rotation,
+    )
+
+
+async def list_versions(rt: Runtime, account_id: str) -> list[VersionOut]:
+    """SQL's record of each version, plus any version Vault has that SQL lost."""
+    async with rt.sessions() as session:
+        if await AccountRepository(session).get(account_id) is None:
+            raise NotFound(f"No account with id {account_id}")
+        rows = list(
+            await session.scalars(
+                select(CredentialVersion)
+                .where(CredentialVersion.account_id == account_id)
+                .order_by(CredentialVersion.version)
+            )
+        )
+    out = {
+        r.version: VersionOut(
+            r.version,
+            as_utc(r.created_time),
+            r.written_by,
+            r.written_by_role,
+            r.reason,
+            r.checkout_id,
+            r.is_rotation,
+            True,
+        )
+        for r in rows
+    }
+    try:
+        in_vault = await rt.vault.credential_versions(account_id)
+    except VaultUnavailable:
+        in_vault = {}  # SQL's record still answers while Vault is away
+    for number, meta in in_vault.items():
+        if number not in out:
+            out[number] = VersionOut(number, meta.created_time, None, None, None, None, None, False)
+    return [out[n] for n in sorted(out)]
