@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from service.audit.checkpoints import checkpoint_round
 from service.background import Periodic
+from service.checkouts.expiry import expiry_round
 from service.rotations import periodic as rotations
 from service.runtime import Runtime
 
@@ -20,4 +21,5 @@ def default_jobs() -> list[Periodic]:
         Periodic("rotation-overdue", rotations.overdue_round),
         Periodic("webhook-delivery", rotations.webhook_round),
         Periodic("departure-seed-retry", rotations.seed_retry_round),
+        Periodic("checkout-expiry", expiry_round),
     ]

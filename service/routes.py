@@ -6,11 +6,13 @@ from litestar.types import ControllerRouterHandler
 
 from service.accounts.controller import AccountController
 from service.audit.integrity import AuditIntegrityController
+from service.checkouts.controller import AccountCheckoutController, CheckoutController
 from service.credentials.controller import CredentialController
 from service.departures.controller import DepartureController
 from service.gestores.controller import AssignmentController, GestorController
 from service.health import HealthController
 from service.incidents.controller import IncidentController
+from service.me.controller import MeController
 from service.rotations.controller import RotationController
 from service.tokens.controller import TokenController
 
@@ -27,4 +29,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         GestorController,
         AssignmentController,
         CredentialController,
+        MeController,
+        AccountCheckoutController,
+        CheckoutController,
     ]

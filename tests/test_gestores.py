@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from datetime import UTC, datetime
+
+import pyotp
 from sqlalchemy import select
 
+from service.clock import FrozenClock
 from service.db.models import RotationObligation
-from tests.conftest import Client, runtime_of
-from tests.custody_helpers import create_account, create_gestor, events, gestor_token, head_seq
+from tests.conftest import AppFactory, Client, bearer, runtime_of
+from tests.custody_helpers import (
+    create_account,
+    create_gestor,
+    events,
+    gestor_token,
+    head_seq,
+    seed_of,
+)
 
 
 async def test_kinds_need_cargo_or_provider(client: Client, admin: dict[str, str]) -> None:
@@ -80,3 +93,57 @@ async def test_departed_gestor_cannot_be_assigned_or_get_tokens(
         f"/v1/accounts/{account_id}/gestores", json={"gestor_id": "nope"}, headers=admin
     )
     assert missing.status_code == 404
+
+
+async def test_totp_enrolment_confirm_and_reset(make_client: AppFactory) -> None:
+    clock = FrozenClock(datetime.now(UTC))
+    c = await make_client(clock=clock)
+    admin = await bearer(c, "admin", "enrol-admin")
+    gestor_id = await create_gestor(c, admin)
+    headers = await gestor_token(c, admin, gestor_id)
+    start = await head_seq(c)
+    made = await c.post("/v1/me/totp/enrollment", headers=headers)
+    assert made.status_code == 201 and made.headers["cache-control"] == "no-store"
+    uri = made.json()["otpauth_uri"]
+    assert uri.startswith("otpauth://totp/Custodia:") and "issuer=Custodia" in uri
+    assert made.json()["qr_svg"].startswith("<svg") and "</svg>" in made.json()["qr_svg"]
+    seed = seed_of(uri)
+    assert len(seed) >= 32  # 160 bits of base32
+    assert await runtime_of(c).vault.get_totp_seed(gestor_id) == seed
+    wrong = await c.post("/v1/me/totp/confirm", json={"code": "000000"}, headers=headers)
+    assert wrong.status_code == 401
+    code = pyotp.TOTP(seed).at(clock.now())
+    ok = await c.post("/v1/me/totp/confirm", json={"code": code}, headers=headers)
+    assert ok.status_code == 200 and ok.json() == {"totp_state": "active"}
+    again = await c.post("/v1/me/totp/enrollment", headers=headers)
+    assert again.status_code == 409
+    me = (await c.get("/v1/me", headers=headers)).json()
+    assert me["totp_state"] == "active"
+    reset = await c.post(f"/v1/gestores/{gestor_id}/totp/reset", headers=admin)
+    assert reset.status_code == 200 and reset.json()["totp_state"] == "none"
+    assert await runtime_of(c).vault.get_totp_seed(gestor_id) is None
+    assert (
+        await c.post(f"/v1/gestores/{gestor_id}/totp/reset", headers=headers)
+    ).status_code == 403
+    actions = [e.action for e in await events(c, after=start, subject=f"gestor:{gestor_id}")]
+    assert actions == ["totp.enrolled", "totp.failed", "totp.confirmed", "totp.reset"]
+    assert all(
+        seed not in e.details and code not in e.details for e in await events(c, after=start)
+    )
+
+
+async def test_responsiva_is_shown_and_accepted(client: Client, admin: dict[str, str]) -> None:
+    gestor_id = await create_gestor(client, admin)
+    headers = await gestor_token(client, admin, gestor_id)
+    shown = (await client.get("/v1/me/responsiva", headers=headers)).json()
+    assert shown["accepted"] is False and "Décima quinta" in shown["text"]
+    assert shown["sha256"] == hashlib.sha256(shown["text"].encode()).hexdigest()
+    refused = await client.post("/v1/me/responsiva", json={"accept": False}, headers=headers)
+    assert refused.status_code == 422
+    accepted = await client.post("/v1/me/responsiva", json={"accept": True}, headers=headers)
+    assert accepted.status_code == 200 and accepted.json()["accepted"] is True
+    row = (await client.get(f"/v1/gestores/{gestor_id}", headers=admin)).json()
+    assert row["responsiva_version"] == shown["version"] and row["responsiva_accepted_at"]
+    found = await events(client, action="responsiva.accepted", subject=f"gestor:{gestor_id}")
+    assert json.loads(found[0].details)["sha256"] == shown["sha256"]
+    assert (await client.get("/v1/me/responsiva", headers=admin)).status_code == 403

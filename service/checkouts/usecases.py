@@ -1,0 +1,140 @@
+"""Check-in (with the rotation it may owe) and listing of checkouts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.audit.log import Entry, append
+from service.checkouts.expiry import expire_checkouts
+from service.checkouts.repository import CheckoutRepository
+from service.clock import rfc3339
+from service.credentials.schemas import CredentialIn
+from service.credentials.usecases import write_credential
+from service.db.models import Checkout
+from service.errors import Conflict, Forbidden, InvalidInput, NotFound
+from service.principal import Caller
+from service.rotations import hooks
+from service.rotations.obligations import as_utc, opt_utc
+from service.runtime import Runtime
+from service.vault import SecretVersion
+
+
+def checkout_view(row: Checkout) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "account_id": row.account_id,
+        "gestor_id": row.gestor_id,
+        "reason": row.reason,
+        "granted_at": as_utc(row.granted_at),
+        "expires_at": as_utc(row.expires_at),
+        "rotation_required": row.rotation_required,
+        "closed_at": opt_utc(row.closed_at),
+        "close_reason": row.close_reason,
+        "credential_version": row.credential_version,
+    }
+
+
+async def checkin(
+    rt: Runtime, caller: Caller, checkout_id: str, new_credential: CredentialIn | None
+) -> dict[str, Any]:
+    """The holder returns the account; a new credential is mandatory while rotation is owed."""
+    gestor_id = caller.principal.gestor_id if caller.principal else None
+    async with rt.sessions() as session:
+        row = await CheckoutRepository(session).get(checkout_id)
+    if row is None:
+        raise NotFound(f"No checkout with id {checkout_id}")
+    if gestor_id is None or row.gestor_id != gestor_id:
+        raise Forbidden("Only the gestor holding the checkout can check it in")
+    if row.closed_at is None and as_utc(row.expires_at) <= rt.clock.now():
+        await expire_checkouts(rt, row.account_id)
+        raise Conflict(f"The checkout expired at {rfc3339(as_utc(row.expires_at))}")
+    if row.closed_at is not None:
+        raise Conflict(f"The checkout is already closed ({row.close_reason})")
+    async with rt.sessions() as session:
+        required = await hooks.rotation_required(session, row.account_id)
+    if required and new_credential is None:
+        await rt.record(
+            caller,
+            Entry(
+                "checkout.checkin_refused",
+                "denied",
+                account_id=row.account_id,
+                subject=f"checkout:{row.id}",
+                reason="rotation_required",
+            ),
+        )
+        raise InvalidInput(
+            "This account owes a rotation: send new_credential with a new password",
+            field="new_credential",
+        )
+
+    async def close(session: AsyncSession, version: SecretVersion | None) -> None:
+        await _close(rt, session, caller, checkout_id, version)
+
+    version: SecretVersion | None = None
+    if new_credential is not None:
+        version = await write_credential(
+            rt,
+            caller,
+            row.account_id,
+            new_credential,
+            reason="rotation at check-in" if required else "new credential at check-in",
+            checkout_id=row.id,
+            also=close,
+        )
+    else:
+        async with rt.transaction() as session:
+            await close(session, None)
+    async with rt.sessions() as session:
+        closed = await CheckoutRepository(session).get(checkout_id)
+    assert closed is not None
+    return {**checkout_view(closed), "new_version": version.version if version else None}
+
+
+async def _close(
+    rt: Runtime,
+    session: AsyncSession,
+    caller: Caller,
+    checkout_id: str,
+    version: SecretVersion | None,
+) -> None:
+    row = await CheckoutRepository(session).get(checkout_id, lock=True)
+    assert row is not None
+    if row.closed_at is not None:
+        # Closed meanwhile (expiry job, departure); a version just written stays recorded.
+        if version is None:
+            raise Conflict(f"The checkout is already closed ({row.close_reason})")
+        return
+    row.closed_at = rt.clock.now()
+    row.close_reason = "checked_in"
+    await session.flush()
+    await append(
+        session,
+        caller,
+        Entry(
+            "checkout.checked_in",
+            "ok",
+            account_id=row.account_id,
+            subject=f"checkout:{row.id}",
+            details={"new_version": version.version if version else None},
+        ),
+        rt.clock,
+    )
+
+
+async def list_checkouts(
+    rt: Runtime,
+    *,
+    active: bool | None,
+    account_id: str | None,
+    gestor_id: str | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    await expire_checkouts(rt)
+    async with rt.sessions() as session:
+        rows = await CheckoutRepository(session).search(
+            active=active, account_id=account_id, gestor_id=gestor_id, limit=limit
+        )
+    return [checkout_view(r) for r in rows]

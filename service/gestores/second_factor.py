@@ -1,0 +1,102 @@
+"""A gestor's TOTP second factor at use time: lockout, one use per step, failures.
+
+Shared by enrolment confirmation and checkout. The used step is a unique row
+(gestor, step), so a code is good once across restarts, replicas and
+concurrent requests. A replayed code counts as a failure like a wrong one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.audit.log import Entry, append
+from service.db.models import Gestor, TotpUsedStep
+from service.domain.totp import LockoutPolicy, LockoutState, register_failure
+from service.gestores.repository import GestorRepository
+from service.principal import Caller
+from service.rotations.obligations import opt_utc
+from service.runtime import Runtime
+
+
+def lockout_policy(rt: Runtime) -> LockoutPolicy:
+    return LockoutPolicy(
+        max_failures=rt.settings.totp_max_failures,
+        duration=timedelta(minutes=rt.settings.totp_lockout_minutes),
+    )
+
+
+def lockout_state(gestor: Gestor) -> LockoutState:
+    return LockoutState(failures=gestor.totp_failures, locked_until=opt_utc(gestor.locked_until))
+
+
+async def consume_step(session: AsyncSession, gestor_id: str, step: int, now: datetime) -> bool:
+    """Book the step for this gestor; False when it was already used (a replay)."""
+    try:
+        async with session.begin_nested():
+            session.add(TotpUsedStep(gestor_id=gestor_id, step=step, used_at=now))
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def clear_failures(gestor: Gestor) -> None:
+    """A valid code resets the count; skip the write when there is nothing to reset."""
+    if gestor.totp_failures or gestor.locked_until is not None:
+        gestor.totp_failures = 0
+        gestor.locked_until = None
+
+
+async def register_bad_code(
+    rt: Runtime,
+    session: AsyncSession,
+    caller: Caller,
+    gestor_id: str,
+    *,
+    replayed: bool,
+    purpose: str,
+    account_id: str | None = None,
+    then: Entry | None = None,
+) -> None:
+    """Count a failure (maybe locking), audit it, then ``then`` (e.g. the refused checkout)."""
+    now = rt.clock.now()
+    gestor = await GestorRepository(session).get(gestor_id, lock=True)
+    assert gestor is not None  # the caller's own row: tokens of deleted gestores cannot exist
+    before = lockout_state(gestor)
+    after = register_failure(before, now, lockout_policy(rt))
+    gestor.totp_failures = after.failures
+    gestor.locked_until = after.locked_until
+    await session.flush()
+    subject = f"gestor:{gestor_id}"
+    await append(
+        session,
+        caller,
+        Entry(
+            "totp.replayed" if replayed else "totp.failed",
+            "denied",
+            account_id=account_id,
+            subject=subject,
+            reason="code_already_used" if replayed else "invalid_code",
+            details={"purpose": purpose, "failures": after.failures},
+        ),
+        rt.clock,
+    )
+    if after.locked_until is not None and before.retry_after(now) is None:
+        await append(
+            session,
+            caller,
+            Entry(
+                "totp.locked",
+                "denied",
+                account_id=account_id,
+                subject=subject,
+                reason="too_many_failures",
+                details={"until": after.locked_until.isoformat(), "failures": after.failures},
+            ),
+            rt.clock,
+        )
+    if then is not None:
+        await append(session, caller, then, rt.clock)

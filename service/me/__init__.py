@@ -1,0 +1,1 @@
+"""The calling gestor's own second factor and responsiva."""

@@ -1,0 +1,144 @@
+"""The calling gestor's TOTP enrolment and responsiva; each step is audited."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import segno
+
+from service.audit.log import Entry, append
+from service.db.models import Gestor
+from service.domain.responsiva import acceptance_is_current, current_responsiva
+from service.domain.totp import ensure_not_locked, generate_seed, matching_step, provisioning_uri
+from service.errors import Conflict, Forbidden, InvalidInput, InvalidTotp, Locked
+from service.gestores.repository import GestorRepository
+from service.gestores.second_factor import (
+    clear_failures,
+    consume_step,
+    lockout_state,
+    register_bad_code,
+)
+from service.principal import Caller
+from service.rotations.obligations import opt_utc
+from service.runtime import Runtime
+
+
+def gestor_id_of(caller: Caller) -> str:
+    if caller.principal is None or caller.principal.gestor_id is None:
+        raise Forbidden("Only a gestor token has a /v1/me")
+    return caller.principal.gestor_id
+
+
+async def _gestor(rt: Runtime, gestor_id: str) -> Gestor:
+    async with rt.sessions() as session:
+        row = await GestorRepository(session).get(gestor_id)
+    assert row is not None  # the token resolved, so the row exists
+    return row
+
+
+def qr_svg(uri: str) -> str:
+    buffer = io.BytesIO()
+    segno.make_qr(uri, error="m").save(buffer, kind="svg", scale=4, xmldecl=False)
+    return buffer.getvalue().decode()
+
+
+async def enrol(rt: Runtime, caller: Caller) -> dict[str, str]:
+    """A new seed, in Vault only; shown once as a URI and a QR code."""
+    gestor_id = gestor_id_of(caller)
+    gestor = await _gestor(rt, gestor_id)
+    if gestor.totp_state == "active":
+        raise Conflict("TOTP is already active; an admin must reset it before a new enrolment")
+    seed = generate_seed()
+    uri = provisioning_uri(seed, gestor.email)
+    # Vault first: a failure here leaves nothing half-done in SQL.
+    await rt.vault.put_totp_seed(gestor_id, seed)
+    async with rt.transaction() as session:
+        row = await GestorRepository(session).get(gestor_id, lock=True)
+        assert row is not None
+        row.totp_state = "pending"
+        await append(
+            session,
+            caller,
+            Entry("totp.enrolled", "ok", subject=f"gestor:{gestor_id}"),
+            rt.clock,
+        )
+    return {"otpauth_uri": uri, "qr_svg": qr_svg(uri)}
+
+
+async def confirm(rt: Runtime, caller: Caller, code: str) -> dict[str, Any]:
+    """The first valid code from the app activates the factor."""
+    gestor_id = gestor_id_of(caller)
+    gestor = await _gestor(rt, gestor_id)
+    subject = f"gestor:{gestor_id}"
+    if gestor.totp_state != "pending":
+        raise Conflict("There is no pending TOTP enrolment to confirm")
+    now = rt.clock.now()
+    try:
+        ensure_not_locked(lockout_state(gestor), now)
+    except Locked:
+        await rt.record(
+            caller, Entry("totp.confirm_refused", "denied", subject=subject, reason="locked")
+        )
+        raise
+    seed = await rt.vault.get_totp_seed(gestor_id)
+    if seed is None:
+        raise Conflict("The enrolment's seed is gone; enrol again")
+    step = matching_step(seed, code, now)
+    async with rt.transaction() as session:
+        fresh = step is not None and await consume_step(session, gestor_id, step, now)
+        if fresh:
+            row = await GestorRepository(session).get(gestor_id, lock=True)
+            assert row is not None
+            row.totp_state = "active"
+            clear_failures(row)
+            await append(session, caller, Entry("totp.confirmed", "ok", subject=subject), rt.clock)
+        else:
+            await register_bad_code(
+                rt, session, caller, gestor_id, replayed=step is not None, purpose="confirm"
+            )
+    if not fresh:
+        raise InvalidTotp("The code is not valid for this enrolment")
+    return {"totp_state": "active"}
+
+
+def responsiva_view(gestor: Gestor) -> dict[str, Any]:
+    current = current_responsiva()
+    accepted = acceptance_is_current(gestor.responsiva_version, gestor.responsiva_sha256)
+    return {
+        "version": current.version,
+        "sha256": current.sha256,
+        "text": current.text,
+        "accepted": accepted,
+        "accepted_at": opt_utc(gestor.responsiva_accepted_at) if accepted else None,
+    }
+
+
+async def read_responsiva(rt: Runtime, caller: Caller) -> dict[str, Any]:
+    return responsiva_view(await _gestor(rt, gestor_id_of(caller)))
+
+
+async def accept_responsiva(rt: Runtime, caller: Caller, accept: bool) -> dict[str, Any]:
+    """Décima quinta: record that this exact text was accepted, and when."""
+    if not accept:
+        raise InvalidInput("Send accept: true to accept the responsiva", field="accept")
+    gestor_id = gestor_id_of(caller)
+    current = current_responsiva()
+    async with rt.transaction() as session:
+        row = await GestorRepository(session).get(gestor_id, lock=True)
+        assert row is not None
+        row.responsiva_version = current.version
+        row.responsiva_sha256 = current.sha256
+        row.responsiva_accepted_at = rt.clock.now()
+        await append(
+            session,
+            caller,
+            Entry(
+                "responsiva.accepted",
+                "ok",
+                subject=f"gestor:{gestor_id}",
+                details={"version": current.version, "sha256": current.sha256},
+            ),
+            rt.clock,
+        )
+    return responsiva_view(row)
