@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar.types import ControllerRouterHandler
 
 from service.accounts.controller import AccountController
+from service.audit.controller import AuditController
 from service.audit.integrity import AuditIntegrityController
 from service.checkouts.controller import AccountCheckoutController, CheckoutController
 from service.credentials.controller import CredentialController
@@ -32,4 +33,5 @@ def route_handlers() -> list[ControllerRouterHandler]:
         MeController,
         AccountCheckoutController,
         CheckoutController,
+        AuditController,
     ]

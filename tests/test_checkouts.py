@@ -414,3 +414,60 @@ async def test_openbao_audit_names_each_checkout(make_client: AppFactory, bao: D
             assert meta["account_id"] == account_id and meta["gestor_id"]
             reads[meta["checkout_id"]] = reads.get(meta["checkout_id"], 0) + 1
     assert sorted(reads) == sorted(ids) and all(n == 1 for n in reads.values())
+
+
+async def test_audit_events_filters_and_keyset(
+    client: Client, admin: dict[str, str], auditor: dict[str, str]
+) -> None:
+    account_id = await account_with_credential(client, admin)
+    gestor = await gestor_token(client, admin, await create_gestor(client, admin))
+    refused = await client.post(
+        f"/v1/accounts/{account_id}/checkouts", json=checkout_body("123456"), headers=gestor
+    )
+    assert refused.status_code == 403
+    resp = await client.get(f"/v1/audit/events?account_id={account_id}", headers=auditor)
+    assert resp.status_code == 200, resp.text
+    page = resp.json()
+    actions = [e["action"] for e in page["events"]]
+    assert actions == ["account.created", "credential.written", "checkout.refused"]
+    assert page["next_after_seq"] is None
+    seqs = [e["seq"] for e in page["events"]]
+    assert seqs == sorted(seqs) and page["events"][2]["reason"] == "not_assigned"
+    assert page["events"][1]["details"]["version"] == 1
+    denied = await client.get(
+        f"/v1/audit/events?account_id={account_id}&outcome=denied&action=checkout.refused",
+        headers=admin,
+    )
+    assert [e["seq"] for e in denied.json()["events"]] == [seqs[2]]
+    first = (
+        await client.get(f"/v1/audit/events?account_id={account_id}&limit=1", headers=auditor)
+    ).json()
+    assert [e["seq"] for e in first["events"]] == [seqs[0]] and first["next_after_seq"] == seqs[0]
+    rest = await client.get(
+        f"/v1/audit/events?account_id={account_id}&limit=2&after_seq={first['next_after_seq']}",
+        headers=auditor,
+    )
+    assert [e["seq"] for e in rest.json()["events"]] == seqs[1:]
+    ts = page["events"][1]["ts"]
+    window = await client.get(
+        "/v1/audit/events",
+        params={"account_id": account_id, "since": ts, "until": "2999-01-01T00:00:00Z"},
+        headers=auditor,
+    )
+    assert [e["seq"] for e in window.json()["events"]] == seqs[1:]
+    for bad in (
+        "outcome=maybe",
+        "since=ayer",
+        "since=2026-01-01",
+        "limit=0",
+        "limit=1001",
+        "after_seq=-1",
+        "since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z",
+    ):
+        resp = await client.get(f"/v1/audit/events?{bad}", headers=auditor)
+        assert resp.status_code == 400, (bad, resp.text)
+        assert resp.headers["content-type"].startswith("application/problem+json")
+    assert (await client.get("/v1/audit/events", headers=gestor)).status_code == 403
+    queried = await events(client, action="audit.queried")
+    mine = [json.loads(e.details) for e in queried if e.actor_role == "auditor"]
+    assert {"account_id": account_id, "after_seq": 0, "limit": 100, "count": 3} in mine

@@ -1,0 +1,97 @@
+"""Reading the audit log: filtered, keyset-paginated by ascending seq (never OFFSET)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.audit.log import event_dict
+from service.clock import rfc3339
+from service.db.models import AuditEvent
+from service.errors import BadQuery
+
+OUTCOMES = ("granted", "denied", "ok", "error")
+MAX_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    actor: str | None = None
+    account_id: str | None = None
+    action: str | None = None
+    outcome: str | None = None
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+    after_seq: int = 0
+    limit: int = 100
+
+    def as_details(self) -> dict[str, Any]:
+        """The filter as recorded in the ``audit.queried`` event."""
+        out = {k: v for k, v in asdict(self).items() if v is not None}
+        for key in ("since", "until"):
+            if key in out:
+                out[key] = rfc3339(out[key])
+        return out
+
+
+def parse_time(name: str, value: str | None) -> datetime | None:
+    """An RFC 3339 timestamp with an offset, or a 400 naming the parameter."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None or "T" not in value.upper():
+        raise BadQuery(
+            f"{name} must be an RFC 3339 timestamp with an offset, e.g. 2026-11-28T12:00:00Z",
+            field=name,
+        )
+    return parsed
+
+
+def make_filter(
+    *,
+    actor: str | None,
+    account_id: str | None,
+    action: str | None,
+    outcome: str | None,
+    since: str | None,
+    until: str | None,
+    after_seq: int,
+    limit: int,
+) -> EventFilter:
+    if outcome is not None and outcome not in OUTCOMES:
+        raise BadQuery(f"outcome must be one of: {', '.join(OUTCOMES)}", field="outcome")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadQuery(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+    if after_seq < 0:
+        raise BadQuery("after_seq must be 0 or more", field="after_seq")
+    start, end = parse_time("since", since), parse_time("until", until)
+    if start is not None and end is not None and start >= end:
+        raise BadQuery("since must be before until", field="since")
+    return EventFilter(actor, account_id, action, outcome, start, end, after_seq, limit)
+
+
+async def search_events(session: AsyncSession, f: EventFilter) -> list[dict[str, Any]]:
+    """Events after ``after_seq`` matching every given filter, oldest first."""
+    query = select(AuditEvent).where(AuditEvent.seq > f.after_seq)
+    for column, value in (
+        (AuditEvent.actor, f.actor),
+        (AuditEvent.account_id, f.account_id),
+        (AuditEvent.action, f.action),
+        (AuditEvent.outcome, f.outcome),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    # ts is fixed-width RFC 3339 UTC with microseconds, so text order is time order.
+    if f.since is not None:
+        query = query.where(AuditEvent.ts >= rfc3339(f.since))
+    if f.until is not None:
+        query = query.where(AuditEvent.ts < rfc3339(f.until))
+    rows = await session.scalars(query.order_by(AuditEvent.seq).limit(f.limit))
+    return [event_dict(row) for row in rows]
