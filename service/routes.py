@@ -10,7 +10,10 @@ from service.audit.integrity import AuditIntegrityController
 from service.checkouts.controller import AccountCheckoutController, CheckoutController
 from service.credentials.controller import CredentialController
 from service.departures.controller import DepartureController
+from service.directory.controller import PublicDirectoryController
+from service.documents.controller import DocumentController
 from service.gestores.controller import AssignmentController, GestorController
+from service.handovers.controller import HandoverController
 from service.health import HealthController
 from service.incidents.controller import IncidentController
 from service.me.controller import MeController
@@ -30,6 +33,9 @@ def route_handlers() -> list[ControllerRouterHandler]:
         GestorController,
         AssignmentController,
         CredentialController,
+        DocumentController,
+        HandoverController,
+        PublicDirectoryController,
         MeController,
         AccountCheckoutController,
         CheckoutController,

@@ -1,0 +1,1 @@
+"""Directorio de redes sociales digitales: public, no login (Octava–Décima segunda)."""

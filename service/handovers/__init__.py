@@ -1,0 +1,1 @@
+"""Entrega-recepción (Décima sexta): custody transfer, frozen annex and the acta."""

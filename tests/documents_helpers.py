@@ -1,0 +1,222 @@
+"""A realistic body seeded through the real API, with secret canaries written to Vault.
+
+Each call makes its own áreas (unique names), so tests on the shared session
+databases assert only about what they created.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyotp
+from pypdf import PdfReader
+
+from tests.conftest import Client
+from tests.custody_helpers import (
+    accept_responsiva,
+    code_at,
+    create_account,
+    create_gestor,
+    enrol,
+    gestor_token,
+)
+
+
+def uid(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Body:
+    """What was seeded: ids, names and the canaries no document may contain."""
+
+    comunicacion: str
+    proteccion: str
+    accounts: dict[str, str] = field(default_factory=dict)  # label -> id
+    handles: dict[str, str] = field(default_factory=dict)  # label -> handle
+    gestores: dict[str, str] = field(default_factory=dict)  # label -> id
+    names: dict[str, str] = field(default_factory=dict)  # label -> gestor name
+    canaries: list[str] = field(default_factory=list)
+    outgoing_headers: dict[str, str] = field(default_factory=dict)
+
+
+async def _account(client: Client, admin: dict[str, str], body: Body, label: str, **f: Any) -> str:
+    handle = uid(f"asmr_{label}")
+    platform = f.pop("platform", "x")
+    account_id = await create_account(
+        client,
+        admin,
+        handle=handle,
+        platform=platform,
+        url=f"https://{platform}.example/{handle}",
+        display_name=f"Cuenta {label}",
+        **f,
+    )
+    body.accounts[label] = account_id
+    body.handles[label] = handle
+    return account_id
+
+
+async def _credential(client: Client, admin: dict[str, str], body: Body, account_id: str) -> None:
+    password = f"CANARYPW{uuid.uuid4().hex}"
+    codes = [f"CANARYBC{uuid.uuid4().hex[:12]}" for _ in range(3)]
+    seed = pyotp.random_base32(32)
+    local = f"canarymail{uuid.uuid4().hex[:8]}"
+    phone = f"+52 55 {uuid.uuid4().int % 10**8:08d}"
+    resp = await client.put(
+        f"/v1/accounts/{account_id}/credential",
+        json={
+            "username": "comunicacion.oficial",
+            "password": password,
+            "recovery_email": f"{local}@santamaria.gob.mx",
+            "recovery_phone": phone,
+            "totp_secret": seed,
+            "backup_codes": codes,
+        },
+        headers=admin,
+    )
+    assert resp.status_code == 200, resp.text
+    body.canaries += [password, *codes, seed, local, phone, phone.replace(" ", "")]
+
+
+async def _gestor(client: Client, admin: dict[str, str], body: Body, label: str, **f: Any) -> str:
+    name = f.pop("name")
+    gestor_id = await create_gestor(client, admin, name=name, **f)
+    body.gestores[label] = gestor_id
+    body.names[label] = name
+    return gestor_id
+
+
+async def _assign(client: Client, admin: dict[str, str], account_id: str, gestor_id: str) -> None:
+    resp = await client.post(
+        f"/v1/accounts/{account_id}/gestores", json={"gestor_id": gestor_id}, headers=admin
+    )
+    assert resp.status_code == 201, resp.text
+
+
+async def seed_body(client: Client, admin: dict[str, str]) -> Body:
+    """Two áreas, four platforms, internal and external gestores, a checkout, a departure,
+    an incident, a retired account and personal accounts for the directory rules."""
+    body = Body(comunicacion=uid("Comunicación Social"), proteccion=uid("Protección Civil"))
+    com, pc = body.comunicacion, body.proteccion
+    fb = await _account(client, admin, body, "fb", platform="facebook", area=com, verified=True)
+    xa = await _account(client, admin, body, "x", platform="x", area=com)
+    ig = await _account(client, admin, body, "ig", platform="instagram", area=com, verified=True)
+    yt = await _account(client, admin, body, "yt", platform="youtube", area=pc)
+    retired = await _account(client, admin, body, "retired", platform="tiktok", area=com)
+    await _account(
+        client, admin, body, "personal_ok", area=pc, kind="personal",
+        owner_name="Lucía Fernanda Ávila Treviño", owner_cargo="Presidenta Municipal",
+        hierarchy_level=0, in_directory=True,
+    )  # fmt: skip
+    await _account(
+        client, admin, body, "personal_hidden", area=pc, kind="personal",
+        owner_name="Raúl Gómez Zúñiga", owner_cargo="Director de Área",
+        hierarchy_level=3, in_directory=False,
+    )  # fmt: skip
+    for account_id in (fb, xa, ig, yt, retired):
+        await _credential(client, admin, body, account_id)
+    out = await _gestor(
+        client, admin, body, "out", name=uid("María José Peña Núñez"), area=com,
+        cargo="Jefa del Departamento de Comunicación Social",
+    )  # fmt: skip
+    inc = await _gestor(
+        client, admin, body, "in", name=uid("Óscar Iván Méndez Villaseñor"), area=com,
+        cargo="Jefe del Departamento de Comunicación Social",
+    )  # fmt: skip
+    ext = await _gestor(
+        client, admin, body, "ext", name=uid("Itzel Cárdenas"), area=com, kind="externo",
+        provider="Estrategia Digital Ñandú, S.C.", cargo=None,
+    )  # fmt: skip
+    dep = await _gestor(
+        client, admin, body, "dep", name=uid("José Ángel Ibáñez"), area=pc,
+        cargo="Analista de Redes Sociales Digitales",
+    )  # fmt: skip
+    for account_id in (fb, xa, ig):
+        await _assign(client, admin, account_id, out)
+    await _assign(client, admin, fb, ext)
+    await _assign(client, admin, xa, dep)
+    # The outgoing official accepts the responsiva and takes the Facebook password out.
+    headers = await gestor_token(client, admin, out)
+    await accept_responsiva(client, headers)
+    seed = await enrol(client, headers)
+    body.outgoing_headers = headers
+    resp = await client.post(
+        f"/v1/accounts/{fb}/checkouts",
+        json={"totp_code": code_at(seed, datetime.now(UTC)), "reason": "Publicación del aviso"},
+        headers=headers,
+    )
+    assert resp.status_code == 201, resp.text
+    checked = await client.post(
+        f"/v1/checkouts/{resp.json()['checkout_id']}/checkin", json={}, headers=headers
+    )
+    assert checked.status_code == 200, checked.text
+    resp = await client.post(
+        f"/v1/gestores/{dep}/departure", json={"reason": "Renuncia voluntaria"}, headers=admin
+    )
+    assert resp.status_code == 200, resp.text
+    resp = await client.post(
+        "/v1/incidents",
+        json={
+            "type": "acceso_no_autorizado",
+            "account_ids": [yt],
+            "description": "Publicación no reconocida",
+            "detected_at": datetime.now(UTC).isoformat(),
+        },
+        headers=admin,
+    )
+    assert resp.status_code in (200, 201), resp.text
+    resp = await client.post(f"/v1/accounts/{retired}/retire", headers=admin)
+    assert resp.status_code == 200, resp.text
+    _ = inc
+    return body
+
+
+def pdf_text(data: bytes) -> str:
+    """Text of every page, as a reader of the printed document sees it."""
+    assert data.startswith(b"%PDF-")
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def squash(text: str) -> str:
+    """Whitespace removed and lowercased: PDF cells wrap lines anywhere, even inside words."""
+    return "".join(text.split()).lower()
+
+
+def pdf_pages(data: bytes) -> list[str]:
+    return [page.extract_text() for page in PdfReader(io.BytesIO(data)).pages]
+
+
+def handover_body(body: Body, **overrides: Any) -> dict[str, Any]:
+    """A complete POST /v1/handovers body for the Comunicación Social área."""
+    data: dict[str, Any] = {
+        "area": body.comunicacion,
+        "outgoing": {
+            "name": body.names["out"],
+            "cargo": "Jefa del Departamento de Comunicación Social",
+            "gestor_id": body.gestores["out"],
+        },
+        "incoming": {
+            "name": body.names["in"],
+            "cargo": "Jefe del Departamento de Comunicación Social",
+            "gestor_id": body.gestores["in"],
+        },
+        "oic_representative": {
+            "name": "Lic. Ramón Téllez Ruíz",
+            "cargo": "Auditor del Órgano Interno de Control",
+            "oficio": "OIC/0457/2026",
+        },
+        "witnesses": [
+            {"name": "Ana Sofía Muñoz Peña", "cargo": "Analista de Difusión"},
+            {"name": "Jesús Ñeco Ibarra", "cargo": "Coordinador de Diseño"},
+        ],
+        "place": "Sala de Cabildo, Palacio Municipal, Santa María del Río, S.L.P.",
+        "reason": "Conclusión del encargo de la titular del área",
+        "started_at": datetime.now(UTC).astimezone().isoformat(),
+    }
+    data.update(overrides)
+    return data
