@@ -92,6 +92,22 @@ def _rotations_scan(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _directory_export(args: argparse.Namespace, settings: Settings) -> int:
+    from service.directory.export import export_directory
+
+    output = Path(args.output) if args.output else None
+    digest = asyncio.run(export_directory(settings, args.format, output))
+    if output is not None:
+        print(f"directorio written to {output} (sha256 {digest})")
+    return 0
+
+
+def _demo_seed(args: argparse.Namespace, settings: Settings) -> int:
+    from service.documents.demo import run_demo_seed
+
+    return asyncio.run(run_demo_seed(settings))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="custodia", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -138,6 +154,19 @@ def build_parser() -> argparse.ArgumentParser:
     rotations.add_parser(
         "scan", help="open max_age obligations for credentials past the maximum age"
     ).set_defaults(run=_rotations_scan)
+    directory = sub.add_parser("directory", help="the public directorio").add_subparsers(
+        dest="directory", required=True
+    )
+    export = directory.add_parser("export", help="write the directorio as the API serves it")
+    export.add_argument("--format", choices=["csv", "json"], default="csv")
+    export.add_argument("--output", metavar="FILE", help="default: standard output")
+    export.set_defaults(run=_directory_export)
+    demo = sub.add_parser("demo", help="demonstration data").add_subparsers(
+        dest="demo", required=True
+    )
+    demo.add_parser(
+        "seed", help="fill a local instance with a realistic fictional body (refuses twice)"
+    ).set_defaults(run=_demo_seed)
     return parser
 
 

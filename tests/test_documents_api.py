@@ -184,3 +184,29 @@ async def test_pdf_page_size_setting(make_client: AppFactory, page_size: str) ->
 
     box = PdfReader(io.BytesIO(resp.content)).pages[0].mediabox
     assert round(float(box.width)) == (595 if page_size == "A4" else 612)
+
+
+async def test_demo_seed_fills_a_body_once_and_documents_render(
+    client: Client, admin: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from service.documents.demo import MARK, run_demo_seed
+
+    settings = runtime_of(client).settings
+    assert await run_demo_seed(settings) == 0
+    printed = capsys.readouterr().out
+    assert "handover ER-" in printed and "departure" in printed and "incident" in printed
+    assert await run_demo_seed(settings) == 1  # refuses clearly the second time
+    assert "already seeded" in capsys.readouterr().out
+    protocol = (await client.get(URL, params={"format": "json"}, headers=admin)).json()
+    handles = {a["handle"] for a in protocol["accounts"]}
+    assert MARK in handles and "demo_pc_alertas" in handles
+    reasons = {o["handle"]: o["reason"] for o in protocol["obligations"]}
+    assert reasons["demo_presidencia_envivo"] in ("incident", "gestor_departure")
+    listed = (
+        await client.get("/v1/handovers", params={"area": "Comunicación Social"}, headers=admin)
+    ).json()
+    assert listed and listed[0]["status"] == "closed"
+    pdf = await client.get(f"/v1/handovers/{listed[0]['id']}", headers=admin)
+    assert squash("Décima sexta") in squash(pdf_text(pdf.content))
+    directory = await client.get("/v1/public/directory", params={"format": "csv"})
+    assert "demo_presidenta_smr" in directory.text
