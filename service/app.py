@@ -27,7 +27,7 @@ VERSION = "0.1.0"
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     """Collaborators shared by the app, the CLI and the tests."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, settings.database_pool_size)
     return Runtime(
         settings=settings,
         clock=clock or SystemClock(),

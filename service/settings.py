@@ -21,6 +21,7 @@ class Settings:
     """Every knob of the service. Defaults are the embedded local stack's."""
 
     database_url: str = "sqlite+aiosqlite:///.custodia/custodia.db"
+    database_pool_size: int = 10
     vault_addr: str = "http://127.0.0.1:8200"
     vault_token: str | None = None
     vault_role_id: str | None = None
@@ -92,7 +93,12 @@ class Settings:
             raise SettingsError("CUSTODIA_VAULT_ROLE_ID and CUSTODIA_VAULT_SECRET_ID go together")
         if self.pdf_page_size not in ("A4", "Letter"):
             raise SettingsError("CUSTODIA_PDF_PAGE_SIZE must be A4 or Letter")
-        for name in ("vault_concurrency", "checkout_max_minutes", "checkpoint_every_events"):
+        for name in (
+            "vault_concurrency",
+            "checkout_max_minutes",
+            "checkpoint_every_events",
+            "database_pool_size",
+        ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"CUSTODIA_{name.upper()} must be at least 1")
 

@@ -92,6 +92,8 @@ def settings(bao: DevServer, approle: AppRoleCredentials, database_url: str) -> 
         vault_role_id=approle.role_id,
         vault_secret_id=approle.secret_id,
         background_tasks=False,
+        # Many apps share one PostgreSQL (100 connections) in a test session.
+        database_pool_size=3,
     )
 
 

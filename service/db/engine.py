@@ -11,16 +11,23 @@ from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def make_engine(database_url: str, pool_size: int = 20) -> AsyncEngine:
+def make_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
     """Create the async engine with the pragmas and locking the service relies on."""
     if database_url.startswith("sqlite"):
         engine = create_async_engine(
-            database_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+            database_url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            hide_parameters=True,
         )
         _configure_sqlite(engine)
         return engine
     return create_async_engine(
-        database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        database_url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        # Parameters never reach an error message: they may be anything a caller sent.
+        hide_parameters=True,
     )
 
 
