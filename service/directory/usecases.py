@@ -16,7 +16,6 @@ from service.documents.directory import directory_to_json, iter_directory_csv
 from service.documents.formats import MEDIA_TYPES, Format, json_bytes
 from service.documents.queries import directory_accounts_query, directory_gestores
 from service.domain.accounts import term_ended
-from service.rotations.obligations import as_utc
 from service.runtime import Runtime
 
 
@@ -43,30 +42,32 @@ async def directory_rows(rt: Runtime) -> list[DirectoryRow]:
     sujeto = rt.settings.sujeto_obligado
     now = rt.clock.now()
     async with rt.sessions() as session:
-        result = await session.execute(directory_accounts_query())
-        accounts = result.all()
-        gestores = await directory_gestores(session) if show else {}
-    rows = []
-    for a in accounts:
-        # Quinta: the listing rests on the cargo; SQL filtered consent and rank already.
-        if a.kind == "personal" and term_ended(a.term_ends_on, now):
-            continue
-        rows.append(
-            DirectoryRow(
-                sujeto_obligado=sujeto,
-                area=a.area,
-                platform=a.platform,
-                kind="personal" if a.kind == "personal" else "oficial",
-                account_name=a.handle,
-                url=a.url,
-                verified=a.verified,
-                updated_at=as_utc(a.updated_at).date(),
-                gestores=tuple(
-                    Gestor(name, "externo" if kind == "externo" else "servidor_publico", c, p)
-                    for name, kind, c, p in gestores.get(a.id, ())
-                ),
-            )
+        # Core execution on the session's connection: no ORM bookkeeping for 100,000 rows.
+        conn = await session.connection()
+        accounts = (await conn.execute(directory_accounts_query())).all()
+        grouped = await directory_gestores(session) if show else {}
+    gestores = {
+        account_id: tuple(
+            Gestor(name, "externo" if kind == "externo" else "servidor_publico", c, p)
+            for name, kind, c, p in people
         )
+        for account_id, people in grouped.items()
+    }
+    none: tuple[Gestor, ...] = ()
+    rows: list[DirectoryRow] = []
+    append = rows.append
+    for a in accounts:
+        personal = a.kind == "personal"
+        # Quinta: the listing rests on the cargo; SQL filtered consent and rank already.
+        if personal and term_ended(a.term_ends_on, now):
+            continue
+        # Stored in UTC: aware from PostgreSQL, naive from SQLite; either way a UTC date.
+        append(
+            DirectoryRow(
+                sujeto, a.area, a.platform, "personal" if personal else "oficial",
+                a.handle, a.url, a.verified, a.updated_at.date(), gestores.get(a.id, none),
+            )
+        )  # fmt: skip
     return rows
 
 

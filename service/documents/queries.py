@@ -177,9 +177,7 @@ def directory_accounts_query() -> Any:
             Account.url,
             Account.verified,
             Account.updated_at,
-            Account.hierarchy_level,
             Account.term_ends_on,
-            Account.in_directory,
         )
         .where(Account.retired_at.is_(None), Account.in_directory.is_(True))
         .where(
