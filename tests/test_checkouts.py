@@ -31,9 +31,10 @@ PLATFORM_SEED = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 def now() -> datetime:
-    # Whole step boundary + 5 s, so "the next step" is always 30 s away.
+    """5 s into a TOTP step, never ahead of real time (Vault's created_time is real)."""
     t = datetime.now(UTC)
-    return t.replace(second=(t.second // 30) * 30 + 5, microsecond=0)
+    start = t.replace(second=(t.second // 30) * 30, microsecond=0) + timedelta(seconds=5)
+    return start if start <= t else start - timedelta(seconds=30)
 
 
 async def frozen(make_client: AppFactory) -> tuple[Client, FrozenClock, dict[str, str]]:

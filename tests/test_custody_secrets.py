@@ -1,0 +1,223 @@
+"""No secret reaches SQL or the logs: canaries go through every custody endpoint, then
+every table (and the SQLite file with its WAL) and a real uvicorn's stdout are searched."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyotp
+from sqlalchemy import MetaData, select
+
+from service.principal import SYSTEM
+from service.settings import Settings
+from service.tokens.usecases import issue_token
+from tests.conftest import ROOT, Client, runtime_of
+from tests.custody_helpers import seed_of, uid
+
+PASSWORD = "CanaryPw-7f3a9c1e"
+ROTATED = "CanaryRot-4b8d2e"
+BACKUP = "CanaryBk-19d2aa"
+PLATFORM_SEED = "CANARYSEEDQQQQQQZZZZ2345"
+
+
+def code_pattern(code: str) -> re.Pattern[str]:
+    """A six-digit code standing alone: not inside a hex id, a time fraction or a number."""
+    return re.compile(rf"(?<![0-9A-Fa-f.:\-]){code}(?![0-9A-Fa-f])")
+
+
+async def run_flow(http: httpx.AsyncClient, admin: dict[str, str]) -> dict[str, Any]:
+    """The custody cycle with canaries; returns the secrets that went through it."""
+    handle = uid("canario")
+    account = await http.post(
+        "/v1/accounts",
+        json={
+            "platform": "x",
+            "handle": handle,
+            "url": f"https://x.com/{handle}",
+            "display_name": "Canario",
+            "area": "CS",
+            "kind": "oficial",
+        },
+        headers=admin,
+    )
+    account_id = account.json()["id"]
+    credential = {
+        "username": "oficial",
+        "password": PASSWORD,
+        "backup_codes": [BACKUP],
+        "totp_secret": PLATFORM_SEED,
+        "recovery_email": "canario@example.gob.mx",
+    }
+    put = await http.put(f"/v1/accounts/{account_id}/credential", json=credential, headers=admin)
+    assert put.status_code == 200, put.text
+    # Refused writes carry the canaries too: the errors must not echo them.
+    for bad in ({"unknown": 1}, {"recovery_email": "mal"}, {"password": PASSWORD}):
+        refused = await http.put(
+            f"/v1/accounts/{account_id}/credential", json={**credential, **bad}, headers=admin
+        )
+        assert refused.status_code in (400, 422) and PASSWORD not in refused.text
+    gestor = await http.post(
+        "/v1/gestores",
+        json={
+            "name": uid("G"),
+            "email": f"{uid('g')}@example.gob.mx",
+            "kind": "externo",
+            "provider": "Agencia",
+            "area": "CS",
+        },
+        headers=admin,
+    )
+    gestor_id = gestor.json()["id"]
+    token = (
+        await http.post(f"/v1/gestores/{gestor_id}/tokens", json={"name": "canario"}, headers=admin)
+    ).json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    await http.post(
+        f"/v1/accounts/{account_id}/gestores", json={"gestor_id": gestor_id}, headers=admin
+    )
+    await http.post("/v1/me/responsiva", json={"accept": True}, headers=headers)
+    seed = seed_of(
+        (await http.post("/v1/me/totp/enrollment", headers=headers)).json()["otpauth_uri"]
+    )
+    now = datetime.now(UTC)
+    confirm_code = pyotp.TOTP(seed).at(now, counter_offset=-1)
+    confirmed = await http.post("/v1/me/totp/confirm", json={"code": confirm_code}, headers=headers)
+    assert confirmed.status_code == 200, confirmed.text
+    code = pyotp.TOTP(seed).at(now)
+    out = await http.post(
+        f"/v1/accounts/{account_id}/checkouts",
+        json={"totp_code": code, "reason": "canario"},
+        headers=headers,
+    )
+    assert out.status_code == 201, out.text
+    platform_code = out.json()["platform_totp"]["code"]
+    replay = await http.post(
+        f"/v1/accounts/{account_id}/checkouts",
+        json={"totp_code": code, "reason": "canario"},
+        headers=headers,
+    )
+    assert replay.status_code in (401, 409)
+    back = await http.post(
+        f"/v1/checkouts/{out.json()['checkout_id']}/checkin",
+        json={"new_credential": {"username": "oficial", "password": ROTATED}},
+        headers=headers,
+    )
+    assert back.status_code == 200, back.text
+    return {
+        "strings": [
+            PASSWORD,
+            ROTATED,
+            BACKUP,
+            PLATFORM_SEED,
+            seed,
+            token,
+            admin["Authorization"].split()[1],
+        ],
+        "codes": [code, confirm_code, platform_code],
+    }
+
+
+def leaks(text: str, secrets: dict[str, Any]) -> list[str]:
+    found = [s for s in secrets["strings"] if s in text]
+    found += [c for c in secrets["codes"] if code_pattern(c).search(text)]
+    return found
+
+
+async def dump_tables(client: Client) -> str:
+    rt = runtime_of(client)
+    meta = MetaData()
+    async with rt.engine.connect() as conn:
+        await conn.run_sync(meta.reflect)
+        parts = []
+        for table in meta.sorted_tables:
+            for row in (await conn.execute(select(table))).all():
+                parts.append(f"{table.name}: {tuple(row)!r}")
+    return "\n".join(parts)
+
+
+async def test_no_secret_in_sql(client: Client, admin: dict[str, str]) -> None:
+    secrets = await run_flow(client, admin)
+    dump = await dump_tables(client)
+    assert "canario" in dump  # the dump does contain this flow's rows
+    assert len(leaks(f"{PASSWORD} x{secrets['codes'][0]}.", secrets)) == 2  # the search can fail
+    assert leaks(dump, secrets) == []
+    settings = runtime_of(client).settings
+    if settings.is_sqlite:
+        path = Path(settings.database_url.split("///", 1)[1])
+        for file in (path, Path(f"{path}-wal")):
+            if file.exists():
+                # Read in another process: closing any fd of the database file in this
+                # process would drop SQLite's POSIX locks and let writers corrupt it.
+                raw = subprocess.run(
+                    ["cat", str(file)], capture_output=True, check=True
+                ).stdout.decode("latin-1")
+                assert [s for s in secrets["strings"] if s in raw] == [], file
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+SERVE = (
+    "import uvicorn; from service.app import create_app; from service.settings import Settings; "
+    "s = Settings.from_env(); "
+    "uvicorn.run(create_app(s), host=s.host, port=s.port, log_config=None, log_level='debug')"
+)
+
+
+async def test_no_secret_in_logs_of_a_real_server(
+    client: Client, settings: Settings, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "CUSTODIA_DATABASE_URL": settings.database_url,
+        "CUSTODIA_VAULT_ADDR": settings.vault_addr,
+        "CUSTODIA_VAULT_ROLE_ID": settings.vault_role_id or "",
+        "CUSTODIA_VAULT_SECRET_ID": settings.vault_secret_id or "",
+        "CUSTODIA_BACKGROUND_TASKS": "0",
+        "CUSTODIA_LOG_LEVEL": "DEBUG",
+        "CUSTODIA_PORT": str(port),
+    }
+    issued = await issue_token(runtime_of(client), SYSTEM, role="admin", name="canary-admin")
+    admin = {"Authorization": f"Bearer {issued.token}"}
+    log_path = tmp_path / "server.log"
+    # A file, not a pipe: an unread pipe fills up and stalls the server's event loop.
+    log_file = log_path.open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVE], cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+            for _ in range(100):
+                try:
+                    if (await http.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            secrets = await run_flow(http, admin)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log_file.close()
+    logs = log_path.read_text("utf-8", "replace")
+    assert '"route": "/v1/accounts/{account_id}/checkouts"' in logs  # the logs were captured
+    assert leaks(logs, secrets) == [], [line for line in logs.splitlines() if leaks(line, secrets)][
+        :3
+    ]
