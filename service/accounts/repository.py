@@ -15,7 +15,7 @@ class AccountRepository:
     async def get(self, account_id: str, *, lock: bool = False) -> Account | None:
         query = select(Account).where(Account.id == account_id)
         if lock:
-            query = query.with_for_update()
+            query = query.with_for_update(key_share=True)
         return (await self.session.scalars(query)).first()
 
     async def list_all(

@@ -17,7 +17,7 @@ class CheckoutRepository:
     async def get(self, checkout_id: str, *, lock: bool = False) -> Checkout | None:
         query = select(Checkout).where(Checkout.id == checkout_id)
         if lock:
-            query = query.with_for_update()
+            query = query.with_for_update(key_share=True)
         return (await self.session.scalars(query)).first()
 
     async def open_of_account(self, account_id: str) -> Checkout | None:
@@ -47,7 +47,7 @@ class CheckoutRepository:
             .where(Checkout.closed_at.is_(None))
             .where(Checkout.expires_at <= now)
             .order_by(Checkout.expires_at)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, key_share=True)
         )
         if account_id is not None:
             query = query.where(Checkout.account_id == account_id)

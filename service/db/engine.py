@@ -1,4 +1,10 @@
-"""Engine construction for SQLite (embedded default) and PostgreSQL."""
+"""Engine construction for SQLite (embedded default) and PostgreSQL.
+
+Row locks in this service are ``with_for_update(key_share=True)``, PostgreSQL's
+FOR NO KEY UPDATE: enough to serialise changes to a row without blocking the
+KEY SHARE locks that foreign-key checks take when another transaction inserts a
+row pointing at it (a plain FOR UPDATE there deadlocks against the audit lock).
+"""
 
 from __future__ import annotations
 

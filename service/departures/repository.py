@@ -18,7 +18,9 @@ class DepartureRepository:
 
     async def gestor(self, gestor_id: str, *, lock: bool = False) -> Gestor | None:
         """The gestor row; locked on PostgreSQL so two departures of one gestor serialise."""
-        return await self.session.get(Gestor, gestor_id, with_for_update=lock)
+        return await self.session.get(
+            Gestor, gestor_id, with_for_update={"key_share": True} if lock else None
+        )
 
     async def departed_gestores(self) -> list[Gestor]:
         query = select(Gestor).where(Gestor.departed_at.is_not(None))
@@ -30,7 +32,7 @@ class DepartureRepository:
             select(Assignment)
             .where(Assignment.gestor_id == gestor_id)
             .where(Assignment.ended_at.is_(None))
-            .with_for_update()
+            .with_for_update(key_share=True)
         )
         ended: list[str] = []
         for row in await self.session.scalars(query):

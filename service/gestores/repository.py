@@ -15,7 +15,7 @@ class GestorRepository:
     async def get(self, gestor_id: str, *, lock: bool = False) -> Gestor | None:
         query = select(Gestor).where(Gestor.id == gestor_id)
         if lock:
-            query = query.with_for_update()
+            query = query.with_for_update(key_share=True)
         return (await self.session.scalars(query)).first()
 
     async def list_all(self, *, include_departed: bool) -> list[Gestor]:

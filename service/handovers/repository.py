@@ -17,7 +17,7 @@ class HandoverRepository:
     async def get(self, handover_id: str, *, lock: bool = False) -> Handover | None:
         query = select(Handover).where(Handover.id == handover_id)
         if lock:
-            query = query.with_for_update()
+            query = query.with_for_update(key_share=True)
         return (await self.session.scalars(query)).first()
 
     async def list_all(self, area: str | None, limit: int) -> list[Handover]:
@@ -42,7 +42,7 @@ class HandoverRepository:
         return value
 
     async def gestor(self, gestor_id: str) -> Gestor | None:
-        return await self.session.get(Gestor, gestor_id, with_for_update=True)
+        return await self.session.get(Gestor, gestor_id, with_for_update={"key_share": True})
 
     async def end_assignments(
         self, gestor_id: str, account_ids: list[str], at: datetime

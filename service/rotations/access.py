@@ -21,7 +21,7 @@ async def force_close_checkouts(
     account_ids: list[str] | None = None,
 ) -> list[str]:
     """Close the active checkouts of a gestor or of some accounts; each is audited."""
-    query = select(Checkout).where(Checkout.closed_at.is_(None)).with_for_update()
+    query = select(Checkout).where(Checkout.closed_at.is_(None)).with_for_update(key_share=True)
     if gestor_id is not None:
         query = query.where(Checkout.gestor_id == gestor_id)
     if account_ids is not None:

@@ -74,7 +74,7 @@ async def locked_open(session: AsyncSession, account_id: str) -> RotationObligat
         select(RotationObligation)
         .where(RotationObligation.account_id == account_id)
         .where(RotationObligation.satisfied_at.is_(None))
-        .with_for_update()
+        .with_for_update(key_share=True)
     )
     return result.first()
 
