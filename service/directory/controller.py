@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
@@ -39,7 +40,10 @@ class PublicDirectoryController(Controller):
             "Strong ETag over the served bytes; If-None-Match answers 304. "
             "Cache-Control: public, max-age=300."
         ),
-        responses=document_response(list[DirectoryEntry], "The public directory"),
+        responses={
+            **document_response(list[DirectoryEntry], "The public directory"),
+            304: ResponseSpec(None, description="Not modified: If-None-Match matched the ETag"),
+        },
     )
     async def directory(
         self,
