@@ -48,14 +48,19 @@ async def test_case_file_lists_accounts_ever_assigned_minus_rotated_since(
     rt = runtime_of(client)
     now = rt.clock.now()
     gestor = await seed_gestor(rt)
-    active, ended, rotated, other = [await seed_account(rt) for _ in range(4)]
-    for account in (active, ended, rotated, other):
+    accounts = [await seed_account(rt) for _ in range(5)]
+    active, ended, rotated_during, rotated_after, _never_assigned = accounts
+    for account in accounts:
         await write_through_service(rt, account, "inicial-" + account)
-    await assign(rt, active, gestor, at=now - timedelta(days=30))
-    await assign(rt, ended, gestor, at=now - timedelta(days=30), ended_at=now - timedelta(days=2))
-    await assign(rt, rotated, gestor, at=now - timedelta(days=30))
-    # Rotated after the gestor's access began: no obligation for it.
-    await write_through_service(rt, rotated, "rotada-" + rotated)
+    month_ago, two_days_ago = now - timedelta(days=30), now - timedelta(days=2)
+    await assign(rt, active, gestor, at=month_ago)
+    await assign(rt, ended, gestor, at=month_ago, ended_at=two_days_ago)
+    await assign(rt, rotated_during, gestor, at=month_ago)
+    await assign(rt, rotated_after, gestor, at=month_ago, ended_at=two_days_ago)
+    # Rotated while the gestor could still read it: they know it, so it is owed.
+    await write_through_service(rt, rotated_during, "rotada-" + rotated_during)
+    # Rotated after their access ended: the gestor never saw it, nothing owed.
+    await write_through_service(rt, rotated_after, "rotada-" + rotated_after)
     checkout = await open_checkout(rt, active, gestor, at=now - timedelta(minutes=5))
 
     resp = await client.post(
@@ -64,9 +69,11 @@ async def test_case_file_lists_accounts_ever_assigned_minus_rotated_since(
     assert resp.status_code == 200, resp.text
     case = resp.json()
     by_account = {a["account_id"]: a for a in case["accounts"]}
-    assert set(by_account) == {active, ended, rotated}
-    assert {o["account_id"] for o in case["obligations"]} == {active, ended}
-    assert by_account[rotated]["rotated_since_access_began"] is True
+    assert set(by_account) == {active, ended, rotated_during, rotated_after}
+    owed_accounts = {active, ended, rotated_during}
+    assert {o["account_id"] for o in case["obligations"]} == owed_accounts
+    assert by_account[rotated_after]["rotated_since_access_ended"] is True
+    assert by_account[rotated_during]["rotated_since_access_ended"] is False
     assert by_account[active]["retrieved_since_rotation"] is True
     assert by_account[active]["last_retrieved_at"] is not None
     assert by_account[ended]["retrieved_since_rotation"] is False
@@ -86,11 +93,9 @@ async def test_case_file_lists_accounts_ever_assigned_minus_rotated_since(
         closed = await session.get(Checkout, checkout)
         assert closed is not None and closed.close_reason == "gestor_departure"
         owed = await session.scalars(
-            select(RotationObligation.account_id).where(
-                RotationObligation.account_id.in_([active, ended, rotated, other])
-            )
+            select(RotationObligation.account_id).where(RotationObligation.account_id.in_(accounts))
         )
-        assert set(owed) == {active, ended}
+        assert set(owed) == owed_accounts
         events = await session.scalars(
             select(AuditEvent.action).where(AuditEvent.subject == f"gestor:{gestor}")
         )

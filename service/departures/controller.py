@@ -26,7 +26,7 @@ class CaseFileAccount(msgspec.Struct):
     access_began: str
     access_ended: str
     last_rotation: str | None
-    rotated_since_access_began: bool
+    rotated_since_access_ended: bool
     retrieved_since_rotation: bool
     last_retrieved_at: str | None
     retrievals_since_rotation: int

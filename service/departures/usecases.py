@@ -82,8 +82,15 @@ async def _end_access(
     gestor.departure_reason = reason
     assignments = await repo.assignments(gestor.id)
     accounts = sorted({a.account_id for a in assignments})
+    # A rotation the gestor could still read (made while they had access, or by
+    # them at check-in) leaves them knowing the password, so only rotations after
+    # their access ended count (Décima quinta: every account they had access to).
     entries = departure_case_file(
-        assignments, await repo.last_rotations(accounts), await repo.retrievals(gestor.id), at
+        assignments,
+        await repo.last_rotations(accounts),
+        await repo.retrievals(gestor.id),
+        at,
+        rotated_since="access_ended",
     )
     obligations = []
     for entry in entries:
@@ -151,7 +158,7 @@ def _account(entry: CaseFileEntry[str], label: tuple[str, str] | None) -> dict[s
         "access_began": rfc3339(entry.access_began),
         "access_ended": rfc3339(entry.access_ended),
         "last_rotation": _ts(entry.last_rotation),
-        "rotated_since_access_began": not entry.needs_obligation,
+        "rotated_since_access_ended": not entry.needs_obligation,
         "retrieved_since_rotation": entry.retrieved_since_rotation,
         "last_retrieved_at": _ts(entry.last_retrieved_at),
         "retrievals_since_rotation": len(entry.retrievals_since_rotation),
