@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 
 from service.db.models import AuditEvent
@@ -35,8 +34,6 @@ async def _create_tokens(
 async def test_two_processes_keep_one_gapless_chain(
     client: Client, settings: Settings, auditor: dict[str, str], tmp_path: Path
 ) -> None:
-    if settings.is_sqlite:
-        pytest.skip("two writer processes are a PostgreSQL deployment")
     rt = runtime_of(client)
     admin = await bearer(client, "admin", "replicas")
     replicas = [
