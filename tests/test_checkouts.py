@@ -456,6 +456,18 @@ async def test_audit_events_filters_and_keyset(
         headers=auditor,
     )
     assert [e["seq"] for e in window.json()["events"]] == seqs[1:]
+    closed = await client.get(
+        "/v1/audit/events",
+        params={"account_id": account_id, "since": ts, "until": page["events"][2]["ts"]},
+        headers=auditor,
+    )
+    assert [e["seq"] for e in closed.json()["events"]] == [seqs[1]]
+    empty = await client.get(
+        "/v1/audit/events",
+        params={"since": "2000-01-01T00:00:00Z", "until": "2000-01-02T00:00:00Z"},
+        headers=auditor,
+    )
+    assert empty.json()["events"] == []
     for bad in (
         "outcome=maybe",
         "since=ayer",

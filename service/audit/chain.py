@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.audit.canonical import GENESIS_HASH, canonical_json
 from service.audit.log import Entry
+from service.audit.queries import seq_bounds
 from service.audit.verify import ChainVerifier, VerifyResult
-from service.clock import rfc3339
 from service.db.models import AuditCheckpoint, AuditEvent
 from service.principal import Caller
 from service.runtime import Runtime
@@ -144,17 +144,8 @@ async def export_range(rt: Runtime, since: datetime | None, until: datetime | No
     replicas' clocks disagreed by a little: it verifies from its first ``prev_hash``.
     """
     async with rt.sessions() as session:
-        first_query = select(func.min(AuditEvent.seq))
-        last_query = select(func.max(AuditEvent.seq))
-        if since is not None:
-            first_query = first_query.where(AuditEvent.ts >= rfc3339(since))
-        if until is not None:
-            last_query = last_query.where(AuditEvent.ts < rfc3339(until))
-        first = (await session.execute(first_query)).scalar()
-        last = (await session.execute(last_query)).scalar()
-    if first is None or last is None:
-        return ExportRange(1, 0)
-    return ExportRange(first, last)
+        bounds = await seq_bounds(session, since, until)
+    return ExportRange(1, 0) if bounds is None else ExportRange(*bounds)
 
 
 async def export_lines(rt: Runtime, span: ExportRange, batch: int = BATCH) -> AsyncIterator[bytes]:
