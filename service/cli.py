@@ -103,9 +103,10 @@ def _directory_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo_seed(args: argparse.Namespace, settings: Settings) -> int:
+    from service.devstack.run import local_stack_settings
     from service.documents.demo import run_demo_seed
 
-    return asyncio.run(run_demo_seed(settings))
+    return asyncio.run(run_demo_seed(local_stack_settings(settings)))
 
 
 def build_parser() -> argparse.ArgumentParser:

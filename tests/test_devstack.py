@@ -17,7 +17,12 @@ import httpx
 from service.devstack.bootstrap import AppRoleCredentials, approle_login
 from service.devstack.compose import compose_bootstrap
 from service.devstack.openbao import start_openbao, stop_openbao
-from service.devstack.run import LocalVault, default_policies_dir, start_local_vault
+from service.devstack.run import (
+    LocalVault,
+    default_policies_dir,
+    local_stack_settings,
+    start_local_vault,
+)
 from service.settings import Settings
 from tests.bao_server import free_port_pair
 
@@ -77,6 +82,15 @@ def test_local_vault_initialises_then_unseals_with_stored_key(tmp_path: Path) ->
             headers={"X-Vault-Token": token},
         )
         assert read.json()["data"]["data"] == {"password": "kept"}
+        # A command run beside the stack (custodia demo seed) gets its own AppRole login.
+        beside = local_stack_settings(settings)
+        assert beside.vault_addr == second.addr
+        assert beside.vault_role_id and beside.vault_secret_id
+        assert beside.database_url.endswith(str(home.resolve() / "custodia.db"))
+        creds = AppRoleCredentials(beside.vault_role_id, beside.vault_secret_id)
+        assert approle_login(second.addr, creds)
+        configured = dataclasses.replace(settings, vault_token="given")
+        assert local_stack_settings(configured) is configured
     finally:
         stop_and_check(second)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import os
 import signal
 import sys
@@ -125,6 +126,34 @@ def _serve(settings: Settings) -> None:
         lifespan="on",
     )
     uvicorn.Server(config).run()
+
+
+def local_stack_settings(settings: Settings) -> Settings:
+    """Settings to reach a running ``custodia dev`` stack from another command.
+
+    Commands such as ``custodia demo seed`` run beside the stack; when no Vault
+    credentials are configured they get a fresh AppRole secret-id from the local
+    OpenBao, whose root token is kept (local-only) in ``init.json``.
+    """
+    if settings.vault_token or settings.vault_role_id:
+        return settings
+    home = settings.home.resolve()
+    init_file = home / "openbao" / "init.json"
+    if not init_file.is_file():
+        return settings
+    addr = f"http://127.0.0.1:{settings.vault_port}"
+    root_token = str(json.loads(init_file.read_text(encoding="utf-8"))["root_token"])
+    creds = bootstrap_vault(addr, root_token, default_policies_dir())
+    return dataclasses.replace(
+        settings,
+        home=home,
+        vault_addr=addr,
+        vault_role_id=creds.role_id,
+        vault_secret_id=creds.secret_id,
+        database_url=sqlite_url(home)
+        if settings.database_url == Settings().database_url
+        else settings.database_url,
+    )
 
 
 def run_dev(settings: Settings) -> int:

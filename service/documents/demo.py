@@ -25,6 +25,7 @@ from service.credentials.usecases import write_credential
 from service.db.models import Account
 from service.departures.usecases import depart
 from service.domain.totp import code_for_step, time_step
+from service.errors import DomainError
 from service.gestores.schemas import GestorIn
 from service.gestores.usecases import assign, create_gestor
 from service.handovers.schemas import HandoverIn, IncomingIn, OicIn, OutgoingIn, PartyIn
@@ -209,7 +210,12 @@ async def run_demo_seed(settings: Settings) -> int:
             print(f"custodia demo seed: this instance is already seeded (@{MARK} exists); "
                   "nothing was changed")  # fmt: skip
             return 1
+        # Fail before writing anything if Vault cannot take the credentials.
+        await rt.vault.read_credential("custodia-demo-preflight")
         lines = await seed(rt)
+    except DomainError as exc:
+        print(f"custodia demo seed: {exc.title}: {exc.detail}; nothing was seeded")
+        return 1
     finally:
         await rt.stop()
     print("\n".join(lines))
