@@ -5,11 +5,13 @@ verification proves untouched, while a row forged into ``checkouts`` could make
 a direct read look backed. A granted checkout is an event with action
 ``checkout.granted`` and outcome ``granted``; its id is ``details.checkout_id``
 or the ``subject`` ``checkout:<id>``, its gestor ``details.gestor_id`` or the
-actor ``gestor:<id>``, its account the event's ``account_id``.
+actor ``gestor:<id>``, its account the event's ``account_id``. A later
+``checkout.failed`` event for the same checkout marks it as not released.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from datetime import datetime
@@ -23,6 +25,7 @@ from service.db.engine import make_engine
 from service.db.models import AuditEvent
 
 GRANTED = "checkout.granted"
+FAILED = "checkout.failed"
 
 
 def _after(value: str | None, prefix: str) -> str | None:
@@ -63,10 +66,18 @@ async def granted_checkouts(database_url: str, since: datetime | None) -> list[G
     )
     if since is not None:
         query = query.where(AuditEvent.ts >= rfc3339(since))
+    failed_query = select(AuditEvent.subject).where(AuditEvent.action == FAILED)
+    if since is not None:
+        failed_query = failed_query.where(AuditEvent.ts >= rfc3339(since))
     try:
         async with engine.connect() as conn:
             rows = (await conn.execute(query)).all()
+            failed = {_after(s, "checkout:") for s in (await conn.scalars(failed_query))}
     finally:
         await engine.dispose()
     found = (granted_from_event(*row) for row in rows)
-    return [checkout for checkout in found if checkout is not None]
+    return [
+        dataclasses.replace(checkout, released=checkout.checkout_id not in failed)
+        for checkout in found
+        if checkout is not None
+    ]

@@ -43,6 +43,9 @@ class GrantedCheckout:
     account_id: str
     gestor_id: str
     granted_at: datetime
+    # False when the service recorded that the Vault read failed (checkout.failed):
+    # such a checkout may have a read behind it but is not required to.
+    released: bool = True
 
 
 # the CLI wiring passes one that reads the database; it gets ``since`` minus a slack
@@ -174,7 +177,7 @@ def reconcile(
         outside = (start is not None and checkout.granted_at < start) or (
             end is not None and checkout.granted_at > end
         )
-        if checkout.checkout_id not in read_ids and not outside:
+        if checkout.checkout_id not in read_ids and checkout.released and not outside:
             mismatches.append(
                 Mismatch(
                     "checkout_without_read",

@@ -8,6 +8,7 @@ missing account and acc-999's metadata; chk-ghi, issued for acc-123, read acc-99
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -121,3 +122,11 @@ def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["--vault-audit-log", str(tmp_path / "nope.log")], loader) == 2
     assert main(["--vault-audit-log", str(LOG), "--since", "yesterday"], loader) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_checkout_whose_read_failed_needs_no_read() -> None:
+    failed = GrantedCheckout("chk-failed", "acc-9", "ges-9", T0, released=False)
+    assert reconcile([failed], []) == []
+    assert [m.kind for m in reconcile([dataclasses.replace(failed, released=True)], [])] == [
+        "checkout_without_read"
+    ]
