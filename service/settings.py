@@ -91,6 +91,9 @@ class Settings:
             raise SettingsError("CUSTODIA_VAULT_ADDR must be an http(s) URL")
         if bool(self.vault_role_id) != bool(self.vault_secret_id):
             raise SettingsError("CUSTODIA_VAULT_ROLE_ID and CUSTODIA_VAULT_SECRET_ID go together")
+        for url in self.webhook_urls:
+            if not url.startswith(("http://", "https://")) or len(url) > 2000:
+                raise SettingsError("CUSTODIA_WEBHOOK_URLS must be comma-separated http(s) URLs")
         if self.pdf_page_size not in ("A4", "Letter"):
             raise SettingsError("CUSTODIA_PDF_PAGE_SIZE must be A4 or Letter")
         for name in (

@@ -46,6 +46,7 @@ def test_variables_are_parsed(env: dict[str, str], field: str, expected: object)
         ({"CUSTODIA_VAULT_ADDR": "127.0.0.1:8200"}, "CUSTODIA_VAULT_ADDR"),
         ({"CUSTODIA_VAULT_ROLE_ID": "r"}, "CUSTODIA_VAULT_SECRET_ID"),
         ({"CUSTODIA_PDF_PAGE_SIZE": "A3"}, "CUSTODIA_PDF_PAGE_SIZE"),
+        ({"CUSTODIA_WEBHOOK_URLS": "https://ok.example/h, ftp://x"}, "CUSTODIA_WEBHOOK_URLS"),
         ({"CUSTODIA_VAULT_CONCURRENCY": "0"}, "CUSTODIA_VAULT_CONCURRENCY"),
     ],
 )
