@@ -67,6 +67,9 @@ def test_bootstrap_is_idempotent_and_configures_vault(root: httpx.Client) -> Non
     assert mounts["custodia-kv/"]["options"]["version"] == "2"
     assert mounts["custodia-transit/"]["type"] == "transit"
     assert data(root.get("custodia-transit/keys/custodia-audit"))["type"] == "ed25519"
+    fingerprint_key = data(root.get("custodia-transit/keys/custodia-fingerprint"))
+    assert fingerprint_key["type"] == "aes256-gcm96"
+    assert fingerprint_key["exportable"] is False
     role = data(root.get("auth/token/roles/custodia-checkout"))
     assert role["allowed_policies"] == ["custodia-checkout-read"]
     assert role["orphan"] is False
@@ -109,6 +112,18 @@ def test_service_manages_gestor_seeds_and_service_secrets(service: httpx.Client)
     assert service.delete("custodia-kv/metadata/gestores/g1").status_code == 204
     assert service.post("custodia-kv/data/service/webhook", json={"data": {"k": "v"}}).is_success
     assert data(service.get("custodia-kv/data/service/webhook"))["data"] == {"k": "v"}
+
+
+def test_service_keeps_password_fingerprints(service: httpx.Client) -> None:
+    one = base64.b64encode(b"s3cret").decode()
+    first = data(service.post("custodia-transit/hmac/custodia-fingerprint", json={"input": one}))
+    again = data(service.post("custodia-transit/hmac/custodia-fingerprint", json={"input": one}))
+    assert first["hmac"].startswith("vault:v1:") and first["hmac"] == again["hmac"]
+    fps = {"1": first["hmac"]}
+    assert service.post("custodia-kv/data/fingerprints/x", json={"data": fps}).is_success
+    assert data(service.get("custodia-kv/data/fingerprints/x"))["data"] == fps
+    assert data(service.get("custodia-kv/metadata/fingerprints/x"))["current_version"] == 1
+    assert service.delete("custodia-kv/metadata/fingerprints/x").status_code == 204
 
 
 def test_service_signs_and_the_public_key_verifies(service: httpx.Client) -> None:
@@ -180,6 +195,18 @@ DENIED: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "custodia-transit/keys/custodia-audit/rotate", {}),
     ("GET", "custodia-transit/export/signing-key/custodia-audit", None),
     ("POST", "custodia-transit/keys/other", {"type": "ed25519"}),
+    ("GET", "custodia-transit/keys/custodia-fingerprint", None),
+    ("DELETE", "custodia-transit/keys/custodia-fingerprint", None),
+    ("POST", "custodia-transit/keys/custodia-fingerprint/config", {"exportable": True}),
+    ("POST", "custodia-transit/keys/custodia-fingerprint/rotate", {}),
+    ("GET", "custodia-transit/export/hmac-key/custodia-fingerprint", None),
+    ("POST", "custodia-transit/encrypt/custodia-fingerprint", {"plaintext": "YQ=="}),
+    ("POST", "custodia-transit/verify/custodia-fingerprint", {"input": "YQ==", "hmac": "x"}),
+    ("POST", "custodia-transit/hmac/custodia-audit", {"input": "YQ=="}),
+    ("POST", "custodia-transit/hmac/other", {"input": "YQ=="}),
+    ("POST", "custodia-kv/metadata/fingerprints/x", {"max_versions": 1}),
+    ("DELETE", "custodia-kv/data/fingerprints/x", None),
+    ("POST", "custodia-kv/destroy/fingerprints/x", {"versions": [1]}),
     ("POST", "custodia-transit/sign/other", {"input": "YQ=="}),
     ("POST", "custodia-transit/encrypt/custodia-audit", {"plaintext": "YQ=="}),
     ("POST", "auth/approle/role/custodia-service", {"token_policies": ["root"]}),

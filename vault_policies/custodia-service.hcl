@@ -18,6 +18,17 @@ path "custodia-kv/destroy/accounts/*" {
   capabilities = ["update"]
 }
 
+# Keyed fingerprints (transit HMAC) of each credential version's password, so a
+# write can refuse the current password without reading it back. A map
+# version -> fingerprint per account, dropped with the credential.
+path "custodia-kv/data/fingerprints/*" {
+  capabilities = ["create", "update", "read"]
+}
+
+path "custodia-kv/metadata/fingerprints/*" {
+  capabilities = ["read", "delete"]
+}
+
 # TOTP seeds of gestores: replaced on re-enrollment, deleted when they leave.
 path "custodia-kv/data/gestores/*" {
   capabilities = ["create", "update", "read", "delete"]
@@ -40,6 +51,12 @@ path "custodia-transit/sign/custodia-audit" {
 
 path "custodia-transit/keys/custodia-audit" {
   capabilities = ["read"]
+}
+
+# Password fingerprints: HMAC only. The key cannot be read, exported or rotated
+# by the service, so a fingerprint cannot be recomputed outside Vault.
+path "custodia-transit/hmac/custodia-fingerprint" {
+  capabilities = ["update"]
 }
 
 # Checkout child tokens: only through the token role, which pins their policy

@@ -1,8 +1,8 @@
 """Idempotent OpenBao setup for Custodia through the HTTP API (httpx, not hvac).
 
 hvac stays confined to the service's Vault adapter; this module only configures the
-server with a root token: mounts, the audit signing key, policies, the checkout token
-role and the service's AppRole.
+server with a root token: mounts, the audit signing key, the password fingerprint
+key, policies, the checkout token role and the service's AppRole.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ KV_MOUNT = "custodia-kv"
 TRANSIT_MOUNT = "custodia-transit"
 AUDIT_KEY = "custodia-audit"
 AUDIT_KEY_TYPE = "ed25519"
+FINGERPRINT_KEY = "custodia-fingerprint"
+FINGERPRINT_KEY_TYPE = "aes256-gcm96"  # any HMAC-capable type; never exported
 SERVICE_POLICY = "custodia-service"
 CHECKOUT_POLICY = "custodia-checkout-read"
 CHECKOUT_ROLE = "custodia-checkout"
@@ -128,6 +130,27 @@ def _ensure_audit_key(vault: _Vault) -> None:
         )
 
 
+def _ensure_fingerprint_key(vault: _Vault) -> None:
+    # Keyed fingerprints of passwords: compared without ever reading a password back.
+    path = f"{TRANSIT_MOUNT}/keys/{FINGERPRINT_KEY}"
+    found = vault.call(f"read transit key {FINGERPRINT_KEY}", "GET", path, missing_ok=True)
+    if found is None:
+        vault.call(
+            f"create transit key {FINGERPRINT_KEY}",
+            "POST",
+            path,
+            {"type": FINGERPRINT_KEY_TYPE, "exportable": False},
+        )
+        return
+    key = _data(found, f"read transit key {FINGERPRINT_KEY}")
+    if key.get("type") != FINGERPRINT_KEY_TYPE or key.get("exportable"):
+        raise BootstrapError(
+            f"vault bootstrap: transit key {FINGERPRINT_KEY} has type {key.get('type')} "
+            f"(exportable: {key.get('exportable')}), expected non-exportable "
+            f"{FINGERPRINT_KEY_TYPE}"
+        )
+
+
 def _write_policies(vault: _Vault, policies_dir: Path) -> list[str]:
     files = sorted(policies_dir.glob("*.hcl"))
     names = [f.stem for f in files]
@@ -196,6 +219,7 @@ def bootstrap_vault(
     with _Vault(addr, root_token, timeout) as vault:
         _ensure_mounts(vault)
         _ensure_audit_key(vault)
+        _ensure_fingerprint_key(vault)
         _write_policies(vault, policies_dir)
         _ensure_checkout_role(vault)
         return _ensure_approle(vault)
