@@ -42,6 +42,16 @@ class Client(httpx.AsyncClient):
     app: Litestar
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Under CUSTODIA_REQUIRE_POSTGRES=1 (CI) a skipped test is a failed test."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if REQUIRE_PG and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CUSTODIA_REQUIRE_POSTGRES=1: {report.longrepr}"
+
+
 @pytest.fixture(scope="session")
 def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     server = start_dev_server(tmp_path_factory.mktemp("bao"))

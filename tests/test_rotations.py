@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +23,6 @@ from tests.rotation_helpers import (
     api_account,
     api_gestor,
     put_credential,
-    require_custody,
     seed_account,
     seed_gestor,
     write_through_service,
@@ -305,9 +305,6 @@ async def satisfied_events(rt: Runtime, obligation_id: str) -> int:
 async def test_satisfied_by_a_rotation_through_checkin(
     client: Client, admin: dict[str, str]
 ) -> None:
-    await require_custody(
-        client, ("PUT", "/v1/accounts/x/credential"), ("POST", "/v1/checkouts/x/checkin")
-    )
     rt = runtime_of(client)
     account = await api_account(client, admin, password="vieja-123")
     gestor = await api_gestor(client, admin, [account])
@@ -349,7 +346,6 @@ async def test_satisfied_by_a_rotation_through_checkin(
 async def test_satisfied_by_an_admin_put_and_never_by_the_same_password(
     client: Client, admin: dict[str, str]
 ) -> None:
-    await require_custody(client, ("PUT", "/v1/accounts/x/credential"))
     rt = runtime_of(client)
     account = await api_account(client, admin, password="vieja-123")
     ob = (
@@ -366,8 +362,44 @@ async def test_satisfied_by_an_admin_put_and_never_by_the_same_password(
     assert await satisfied_events(rt, ob["id"]) == 1
 
 
+async def test_a_version_without_fingerprint_is_accepted_but_is_no_evidence(
+    client: Client, admin: dict[str, str]
+) -> None:
+    """Strict: an unprovable change (no fingerprint for the current version) satisfies nothing."""
+    rt = runtime_of(client)
+    account = await api_account(client, admin, password="vieja-123")
+    # As if written before fingerprints existed, or its fingerprint write was lost.
+    await rt.vault.destroy_fingerprints(account)
+    ob = (
+        await client.post(
+            "/v1/rotations", json={"account_id": account, "reason": "prueba"}, headers=admin
+        )
+    ).json()
+    # The same password cannot be told apart now: accepted, flagged, no evidence.
+    unknown = await put_credential(client, admin, account, "vieja-123", expect=200)
+    assert (await obligations_of(client, admin, account))[0]["status"] == "open"
+    async with rt.sessions() as session:
+        written = list(
+            await session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.account_id == account)
+                .where(AuditEvent.action == "credential.written")
+                .order_by(AuditEvent.seq)
+            )
+        )
+    details = [json.loads(e.details) for e in written]
+    assert details[-1]["version"] == unknown["version"]
+    assert details[-1]["fingerprint_missing"] is True and details[-1]["is_rotation"] is False
+    assert all("fingerprint_missing" not in d for d in details[:-1])
+    # From here on the fingerprint is known again.
+    await put_credential(client, admin, account, "vieja-123", expect=422)
+    written = await put_credential(client, admin, account, "nueva-456", expect=200)
+    [after] = await obligations_of(client, admin, account)
+    assert after["id"] == ob["id"] and after["status"] == "satisfied"
+    assert after["satisfied_by_version"] == written["version"]
+
+
 async def test_unassignment_opens_an_obligation(client: Client, admin: dict[str, str]) -> None:
-    await require_custody(client, ("DELETE", "/v1/accounts/x/gestores/y"))
     account = await api_account(client, admin)
     gestor = await client.post(
         "/v1/gestores",
