@@ -8,7 +8,7 @@ from litestar import Controller, MediaType, Response, get
 from sqlalchemy import text
 
 from service.auth import Rt
-from service.problems import problem
+from service.problems import errors, problem
 
 
 class HealthController(Controller):
@@ -18,7 +18,11 @@ class HealthController(Controller):
     async def healthz(self) -> dict[str, str]:
         return {"status": "ok"}
 
-    @get("/readyz", summary="Database and Vault are reachable; Vault is unsealed")
+    @get(
+        "/readyz",
+        summary="Database and Vault are reachable; Vault is unsealed",
+        responses=errors(503),
+    )
     async def readyz(self, rt: Rt) -> Response[dict[str, Any]]:
         checks = {"database": await _database_ok(rt), "vault": (await rt.vault.health()).detail}
         failed = [name for name, state in checks.items() if state != "ok"]

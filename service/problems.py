@@ -137,9 +137,18 @@ def document_problems(app: Litestar, public_paths: tuple[str, ...]) -> None:
                 codes.add(404)
             if methods & {"POST", "PUT", "PATCH"}:
                 codes |= {400, 413, 415, 422}
-            elif "{" in route.path or getattr(handler, "parsed_fn_signature", None):
+            elif "{" in route.path or _has_query_parameters(handler):
                 codes.add(400)
             handler.responses = {**errors(*sorted(codes)), **(handler.responses or {})}
+
+
+# Parameters the app injects; anything else in a handler's signature comes from the URL.
+_INJECTED = frozenset({"self", "rt", "caller", "request", "data", "headers", "state"})
+
+
+def _has_query_parameters(handler: Any) -> bool:
+    signature = getattr(handler, "parsed_fn_signature", None)
+    return signature is not None and bool(set(signature.parameters) - _INJECTED)
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
