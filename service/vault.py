@@ -172,12 +172,6 @@ class Vault:
         )
         return _version(resp["data"])
 
-    async def read_credential(
-        self, account_id: str, version: int | None = None
-    ) -> tuple[dict[str, Any], SecretVersion] | None:
-        """Read a version (the current one by default) with the service token."""
-        return await self._read_kv(self._client, f"accounts/{account_id}", version)
-
     async def credential_versions(self, account_id: str) -> dict[int, SecretVersion]:
         """KV v2 metadata: every version's Vault ``created_time``."""
         try:
@@ -214,6 +208,8 @@ class Vault:
 
     async def destroy_credential(self, account_id: str) -> None:
         """Remove every version and the metadata: the account left custody."""
+        # Fingerprints first: losing them early costs nothing but one comparison.
+        await self.destroy_fingerprints(account_id)
         try:
             await self._call(
                 self._client.secrets.kv.v2.delete_metadata_and_all_versions,
@@ -308,6 +304,63 @@ class Vault:
         except hvac_errors.InvalidPath:
             return None
         return resp["data"]["data"], _version(resp["data"]["metadata"])
+
+    # -- password fingerprints ---------------------------------------------
+
+    FINGERPRINT_KEY = "custodia-fingerprint"
+    FINGERPRINTS_KEPT = 10  # only the current version's is ever compared
+
+    async def fingerprint(self, value: str, key_version: int | None = None) -> str:
+        """Transit HMAC-SHA256 of ``value``: ``vault:v<key version>:<base64>``."""
+        resp = await self._call(
+            self._client.secrets.transit.generate_hmac,
+            name=self.FINGERPRINT_KEY,
+            hash_input=base64.b64encode(value.encode()).decode(),
+            key_version=key_version,
+            mount_point=self._transit,
+        )
+        return str(resp["data"]["hmac"])
+
+    async def read_fingerprints(self, account_id: str) -> dict[int, str]:
+        """The fingerprints kept for an account's credential versions, by version."""
+        return (await self._fingerprint_map(account_id))[0]
+
+    async def write_fingerprint(self, account_id: str, version: int, fp: str) -> None:
+        """Add one version's fingerprint; check-and-set so concurrent writers both land."""
+        for _ in range(5):
+            current, cas = await self._fingerprint_map(account_id)
+            kept = {**current, version: fp}
+            newest = sorted(kept)[-self.FINGERPRINTS_KEPT :]
+            try:
+                await self._call(
+                    self._client.secrets.kv.v2.create_or_update_secret,
+                    path=f"fingerprints/{account_id}",
+                    secret={str(n): kept[n] for n in newest},
+                    cas=cas,
+                    mount_point=self._kv,
+                )
+                return
+            except VaultConflict:
+                continue
+        raise VaultConflict("The fingerprint map kept changing; not recorded")
+
+    async def destroy_fingerprints(self, account_id: str) -> None:
+        """Drop every fingerprint of an account, with their history."""
+        try:
+            await self._call(
+                self._client.secrets.kv.v2.delete_metadata_and_all_versions,
+                path=f"fingerprints/{account_id}",
+                mount_point=self._kv,
+            )
+        except hvac_errors.InvalidPath:
+            return
+
+    async def _fingerprint_map(self, account_id: str) -> tuple[dict[int, str], int]:
+        """The map and its KV version (0: none yet), for check-and-set."""
+        found = await self._read_kv(self._client, f"fingerprints/{account_id}", None)
+        if found is None:
+            return {}, 0
+        return {int(n): str(fp) for n, fp in found[0].items()}, found[1].version
 
 
 def _version(meta: dict[str, Any]) -> SecretVersion:

@@ -6,6 +6,9 @@ import asyncio
 import json
 from typing import Any
 
+import httpx
+
+from tests.bao_server import DevServer
 from tests.conftest import Client, runtime_of
 from tests.custody_helpers import create_account, create_gestor, events, gestor_token, head_seq
 
@@ -16,8 +19,21 @@ def body(password: str, **extra: Any) -> dict[str, Any]:
     return {"username": "comunicacion", "password": password, **extra}
 
 
+async def in_vault(bao: DevServer, account_id: str) -> tuple[dict[str, Any], int] | None:
+    """The current secret and its version, read with the root token (the service cannot)."""
+    async with httpx.AsyncClient(base_url=f"{bao.addr}/v1/") as vault:
+        resp = await vault.get(
+            f"custodia-kv/data/accounts/{account_id}", headers={"X-Vault-Token": bao.root_token}
+        )
+    if resp.status_code == 404:
+        return None
+    assert resp.status_code == 200, resp.text
+    data = resp.json()["data"]
+    return data["data"], int(data["metadata"]["version"])
+
+
 async def test_admin_writes_versions_and_sql_keeps_only_facts(
-    client: Client, admin: dict[str, str], auditor: dict[str, str]
+    client: Client, admin: dict[str, str], auditor: dict[str, str], bao: DevServer
 ) -> None:
     account_id = await create_account(client, admin)
     before = await head_seq(client)
@@ -39,7 +55,7 @@ async def test_admin_writes_versions_and_sql_keeps_only_facts(
     assert account["credential_version"] == 1 and account["two_factor_method"] == "totp"
     assert account["recovery_email_masked"] == "r••••@example.gob.mx"
     assert account["recovery_phone_masked"] == "••••••5678"
-    stored = await runtime_of(client).vault.read_credential(account_id)
+    stored = await in_vault(bao, account_id)
     assert stored is not None and stored[0]["totp_secret"] == SEED
     second = await client.put(
         f"/v1/accounts/{account_id}/credential", json=body("Segunda-Clave-2"), headers=admin
@@ -60,14 +76,16 @@ async def test_admin_writes_versions_and_sql_keeps_only_facts(
     assert after["two_factor_method"] is None and after["recovery_email_masked"] is None
 
 
-async def test_same_password_is_refused(client: Client, admin: dict[str, str]) -> None:
+async def test_same_password_is_refused(
+    client: Client, admin: dict[str, str], bao: DevServer
+) -> None:
     account_id = await create_account(client, admin)
     path = f"/v1/accounts/{account_id}/credential"
     assert (await client.put(path, json=body("Igual-123"), headers=admin)).status_code == 200
     again = await client.put(path, json=body("Igual-123"), headers=admin)
     assert again.status_code == 422 and "Igual" not in again.text
-    stored = await runtime_of(client).vault.read_credential(account_id)
-    assert stored is not None and stored[1].version == 1
+    stored = await in_vault(bao, account_id)
+    assert stored is not None and stored[1] == 1
 
 
 async def test_cas_from_vault_survives_a_lost_sql_record(
@@ -109,7 +127,7 @@ async def test_concurrent_writes_never_overwrite_silently(
 
 
 async def test_personal_account_without_area_is_not_held(
-    client: Client, admin: dict[str, str]
+    client: Client, admin: dict[str, str], bao: DevServer
 ) -> None:
     account_id = await create_account(
         client,
@@ -125,7 +143,7 @@ async def test_personal_account_without_area_is_not_held(
     )
     assert resp.status_code == 409
     assert "Segunda III" in resp.json()["detail"] and resp.json()["numerals"] == ["Segunda III"]
-    assert await runtime_of(client).vault.read_credential(account_id) is None
+    assert await in_vault(bao, account_id) is None
 
 
 async def test_roles_for_writing(
@@ -144,7 +162,7 @@ async def test_roles_for_writing(
 
 
 async def test_bad_input_is_refused_and_changes_nothing(
-    client: Client, admin: dict[str, str]
+    client: Client, admin: dict[str, str], bao: DevServer
 ) -> None:
     account_id = await create_account(client, admin)
     path = f"/v1/accounts/{account_id}/credential"
@@ -166,6 +184,6 @@ async def test_bad_input_is_refused_and_changes_nothing(
         assert resp.status_code == status, (change, resp.text)
         assert resp.headers["content-type"].startswith("application/problem+json")
         assert field in resp.text and canary not in resp.text
-    assert await runtime_of(client).vault.read_credential(account_id) is None
+    assert await in_vault(bao, account_id) is None
     account = (await client.get(f"/v1/accounts/{account_id}", headers=admin)).json()
     assert account["credential_version"] is None

@@ -8,14 +8,27 @@ the SQL row would instead fail forever with a conflict. The lost version shows i
 the versions list as ``recorded: false`` (read from Vault metadata), so the gap is
 visible rather than silent. Two concurrent writers both read N and both send
 cas=N; Vault accepts one and the other gets 409, never a silent overwrite.
+
+The current version is read from KV metadata, never the secret: the service does
+not pull a password out of Vault outside a checkout (``custodia audit reconcile``
+would rightly report that). "Same password again" is decided on keyed
+fingerprints instead: transit HMAC with the non-exportable ``custodia-fingerprint``
+key, kept per version under ``fingerprints/<account>`` in KV and written right
+after the version itself. A version without a fingerprint (written before
+fingerprints existed, or whose fingerprint write was lost) cannot be compared:
+the write is accepted, its audit event says ``fingerprint_missing: true``, and it
+is not evidence of a new password, so it is not a rotation and satisfies no
+rotation obligation. The next write then has a fingerprint to compare with.
 """
 
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,13 +48,16 @@ from service.errors import (
     InvalidInput,
     NotFound,
     VaultConflict,
+    VaultDenied,
     VaultUnavailable,
 )
 from service.principal import Caller
 from service.rotations import hooks
 from service.rotations.obligations import as_utc
 from service.runtime import Runtime
-from service.vault import SecretVersion
+from service.vault import SecretVersion, Vault
+
+log = structlog.get_logger("custodia.credentials")
 
 # Runs inside the SQL transaction that records the version (check-in closes its checkout).
 AlsoInTransaction = Callable[[AsyncSession, SecretVersion], Awaitable[None]]
@@ -101,17 +117,22 @@ async def write_credential(
     if account.retired_at is not None:
         raise Conflict("The account is retired; its credential can no longer change")
     ensure_may_hold_credential(profile_of_row(account), rt.clock.now())
-    current = await rt.vault.read_credential(account_id)
-    if current is not None and hmac.compare_digest(
-        str(current[0].get("password", "")).encode(), secret["password"].encode()
-    ):
-        raise InvalidInput(
-            "password must differ from the current version's password", field="password"
-        )
+    fp = await rt.vault.fingerprint(secret["password"])
+    # Metadata before fingerprints: a fingerprint for a newer version seen here is harmless.
+    versions = await rt.vault.credential_versions(account_id)
+    current = max(versions, default=0)
+    differs: bool | None = None  # None: no previous version, or its fingerprint is unknown
+    if current:
+        known = (await rt.vault.read_fingerprints(account_id)).get(current)
+        if known is not None:
+            differs = not await _same_password(rt.vault, secret["password"], fp, known)
+            if not differs:
+                raise InvalidInput(
+                    "password must differ from the current version's password",
+                    field="password",
+                )
     try:
-        version = await rt.vault.write_credential(
-            account_id, secret, cas=0 if current is None else current[1].version
-        )
+        version = await rt.vault.write_credential(account_id, secret, cas=current)
     except VaultConflict:
         await rt.record(
             caller,
@@ -124,6 +145,7 @@ async def write_credential(
             ),
         )
         raise
+    recorded = await _keep_fingerprint(rt, account_id, version.version, fp)
     async with rt.transaction() as session:
         await _record(
             rt,
@@ -134,11 +156,35 @@ async def write_credential(
             secret,
             reason=cred.reason or reason,
             checkout_id=checkout_id,
-            rotation=current is not None,
+            rotation=differs is True,
+            fingerprints={
+                **({"fingerprint_missing": True} if current and differs is None else {}),
+                **({} if recorded else {"fingerprint_not_recorded": True}),
+            },
         )
         if also is not None:
             await also(session, version)
     return version
+
+
+async def _same_password(vault: Vault, password: str, fp: str, known: str) -> bool:
+    """Compare fingerprints made with the same key version (the key may have rotated)."""
+    known_key = re.match(r"vault:v(\d+):", known)
+    if known_key is not None and not fp.startswith(known_key.group(0)):
+        fp = await vault.fingerprint(password, key_version=int(known_key.group(1)))
+    return hmac.compare_digest(fp.encode(), known.encode())
+
+
+async def _keep_fingerprint(rt: Runtime, account_id: str, version: int, fp: str) -> bool:
+    """Record the new version's fingerprint; a failure costs only the next comparison."""
+    try:
+        await rt.vault.write_fingerprint(account_id, version, fp)
+    except (VaultUnavailable, VaultDenied, VaultConflict) as exc:
+        # The version is already in Vault and must reach SQL; the next write will
+        # see no fingerprint for it and say so in its audit event.
+        log.warning("fingerprint_not_recorded", account_id=account_id, error=type(exc).__name__)
+        return False
+    return True
 
 
 async def _record(
@@ -152,6 +198,7 @@ async def _record(
     reason: str,
     checkout_id: str | None,
     rotation: bool,
+    fingerprints: dict[str, bool],
 ) -> None:
     session.add(
         CredentialVersion(
@@ -190,6 +237,7 @@ async def _record(
                 "is_rotation": rotation,
                 # Which fields the version has, never their values.
                 "fields": sorted(secret),
+                **fingerprints,
             },
         ),
         rt.clock,

@@ -210,8 +210,10 @@ async def run_demo_seed(settings: Settings) -> int:
             print(f"custodia demo seed: this instance is already seeded (@{MARK} exists); "
                   "nothing was changed")  # fmt: skip
             return 1
-        # Fail before writing anything if Vault cannot take the credentials.
-        await rt.vault.read_credential("custodia-demo-preflight")
+        # Fail before writing anything if Vault cannot take the credentials: the
+        # write path's first calls (fingerprint, KV metadata), without reading a secret.
+        await rt.vault.fingerprint("custodia-demo-preflight")
+        await rt.vault.credential_versions("custodia-demo-preflight")
         lines = await seed(rt)
     except DomainError as exc:
         print(f"custodia demo seed: {exc.title}: {exc.detail}; nothing was seeded")
