@@ -1,24 +1,31 @@
 """`custodia audit reconcile` against the real OpenBao file audit log.
 
-Checkout endpoints are another issue's; until they land, the reads here are made
-as the service makes them: a ``checkout.granted`` event in the chain, then a
-read through a single-use child token whose metadata names the checkout.
+The first tests make reads as the service makes them: a ``checkout.granted``
+event in the chain, then a read through a single-use child token whose metadata
+names the checkout. The end-to-end test goes through the API instead: credential
+writes (fingerprints, never a read of the password) and real checkouts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import httpx
 import pytest
 
 from service.audit.log import Entry
 from service.cli import main as cli_main
+from service.clock import FrozenClock
+from service.devstack.bootstrap import AppRoleCredentials, approle_login
 from service.principal import Caller, Principal
 from service.settings import Settings
 from tests.bao_server import DevServer
-from tests.conftest import Client, runtime_of
+from tests.conftest import AppFactory, Client, bearer, runtime_of
+from tests.custody_helpers import code_at, create_account, ready_gestor
 
 
 async def _granted_read(client: Client, account_id: str) -> str:
@@ -40,6 +47,25 @@ async def _granted_read(client: Client, account_id: str) -> str:
     return checkout_id
 
 
+async def _service_token_read(bao: DevServer, approle: AppRoleCredentials, account_id: str) -> None:
+    """A read with the service's own AppRole token, as no code path of the service makes."""
+    token = await asyncio.to_thread(approle_login, bao.addr, approle)
+    async with httpx.AsyncClient(base_url=f"{bao.addr}/v1/") as vault:
+        resp = await vault.get(
+            f"custodia-kv/data/accounts/{account_id}", headers={"X-Vault-Token": token}
+        )
+    assert resp.status_code == 200, resp.text
+
+
+def _log_entries(bao: DevServer, since: datetime) -> list[dict[str, Any]]:
+    entries = []
+    for line in bao.audit_log_path.read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        if datetime.fromisoformat(entry["time"]) >= since:
+            entries.append(entry)
+    return entries
+
+
 async def _reconcile(
     settings: Settings,
     bao: DevServer,
@@ -58,6 +84,7 @@ async def test_reconcile_clean_run_then_a_direct_read(
     client: Client,
     settings: Settings,
     bao: DevServer,
+    approle: AppRoleCredentials,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -72,7 +99,7 @@ async def test_reconcile_clean_run_then_a_direct_read(
     assert "3 credential reads, 0 mismatches" in out
 
     # The service's own AppRole token, no checkout behind it.
-    assert await rt.vault.read_credential(account_id) is not None
+    await _service_token_read(bao, approle, account_id)
     code, out = await _reconcile(settings, bao, since, monkeypatch, capsys)
     assert code == 1, out
     reported = [line for line in out.splitlines() if "read_without_checkout" in line]
@@ -102,3 +129,77 @@ async def test_reconcile_reports_a_checkout_without_read(
     code, out = await _reconcile(settings, bao, since, monkeypatch, capsys)
     assert code == 1, out
     assert f"checkout_without_read account={account_id} checkout={orphan}" in out, out
+
+
+async def test_api_writes_and_checkouts_reconcile_clean(
+    make_client: AppFactory,
+    settings: Settings,
+    bao: DevServer,
+    approle: AppRoleCredentials,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Credential writes never read the password: only checkouts show up as reads."""
+    started = datetime.now(UTC)
+    # 5 s into a TOTP step, never ahead of real time; advanced one step per checkout.
+    step = started.replace(second=started.second // 30 * 30, microsecond=0)
+    clock = FrozenClock(
+        step + timedelta(seconds=5 if started - step >= timedelta(seconds=5) else -25)
+    )
+    c = await make_client(clock=clock)
+    admin = await bearer(c, "admin", "reconcile-admin")
+    account_id = await create_account(c, admin)
+    path = f"/v1/accounts/{account_id}/credential"
+
+    async def put(password: str, expect: int) -> None:
+        resp = await c.put(path, json={"username": "oficial", "password": password}, headers=admin)
+        assert resp.status_code == expect, resp.text
+
+    await put("Alta-Inicial-1", 200)
+    await put("Alta-Inicial-1", 422)  # same password: refused on fingerprints alone
+    _, headers, seed = await ready_gestor(c, admin, account_id, clock.now())
+    checkouts: list[str] = []
+    for new_credential in ({"username": "oficial", "password": "Del-Gestor-2"}, None):
+        granted = await c.post(
+            f"/v1/accounts/{account_id}/checkouts",
+            json={"totp_code": code_at(seed, clock.now()), "reason": "publicar", "minutes": 10},
+            headers=headers,
+        )
+        assert granted.status_code == 201, granted.text
+        checkouts.append(granted.json()["checkout_id"])
+        body = {} if new_credential is None else {"new_credential": new_credential}
+        back = await c.post(f"/v1/checkouts/{checkouts[-1]}/checkin", json=body, headers=headers)
+        assert back.status_code == 200, back.text
+        clock.advance(timedelta(seconds=30))  # the next TOTP step
+    await put("Del-Gestor-2", 422)  # the gestor's check-in version is fingerprinted too
+    await put("Rotada-Admin-3", 200)
+
+    code, out = await _reconcile(settings, bao, started.isoformat(), monkeypatch, capsys)
+    assert code == 0, out
+    assert "2 credential reads, 0 mismatches" in out, out
+    entries = _log_entries(bao, started)
+    on_account = [
+        e for e in entries if e["request"].get("path") == f"custodia-kv/data/accounts/{account_id}"
+    ]
+    reads = [e for e in on_account if e["request"].get("operation") == "read"]
+    # Both log entries (request and response) of both checkout reads, and nothing else.
+    assert len(reads) == 4, reads
+    for entry in reads:
+        metadata = (entry.get("auth") or {}).get("metadata") or {}
+        assert metadata.get("checkout_id") in checkouts, entry
+    writes = {e["request"]["operation"] for e in on_account} - {"read"}
+    assert writes and writes <= {"create", "update"}, writes
+    hmacs = [
+        e
+        for e in entries
+        if e["request"].get("path") == "custodia-transit/hmac/custodia-fingerprint"
+    ]
+    assert hmacs, "credential writes go through the fingerprint key"
+    assert not any("Alta-Inicial" in line or "Rotada" in line for line in map(json.dumps, entries))
+
+    await _service_token_read(bao, approle, account_id)
+    code, out = await _reconcile(settings, bao, started.isoformat(), monkeypatch, capsys)
+    assert code == 1, out
+    reported = [line for line in out.splitlines() if "read_without_checkout" in line]
+    assert len(reported) == 1 and f"account={account_id}" in reported[0], out
+    assert "service or root token used directly" in reported[0]
