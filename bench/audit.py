@@ -99,7 +99,7 @@ async def append_rate(rt: Runtime, n: int, concurrency: int) -> float:
     async def worker() -> None:
         while queue:
             i = queue.pop()
-            await rt.record(caller, Entry("bench.append", "ok", details={"i": i}))
+            await rt.record(caller, Entry("audit.queried", "ok", details={"i": i}))
 
     t0 = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))

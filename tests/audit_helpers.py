@@ -35,7 +35,7 @@ async def add_events(rt: Runtime, n: int, label: str = "test") -> None:
         await rt.record(
             SYSTEM,
             Entry(
-                "test.event",
+                "audit.queried",
                 "ok",
                 subject=f"{label}:{i}",
                 reason="revisión de área — ñandú",

@@ -470,6 +470,7 @@ async def test_audit_events_filters_and_keyset(
     assert empty.json()["events"] == []
     for bad in (
         "outcome=maybe",
+        "action=checkout.stolen",
         "since=ayer",
         "since=2026-01-01",
         "limit=0",

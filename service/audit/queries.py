@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.audit.actions import ACTIONS
 from service.audit.log import event_dict
 from service.clock import rfc3339
 from service.db.models import AuditEvent
@@ -65,6 +66,11 @@ def make_filter(
     after_seq: int,
     limit: int,
 ) -> EventFilter:
+    if action is not None and action not in ACTIONS:
+        raise BadQuery(
+            f"unknown action; the audit trail records: {', '.join(sorted(ACTIONS))}",
+            field="action",
+        )
     if outcome is not None and outcome not in OUTCOMES:
         raise BadQuery(f"outcome must be one of: {', '.join(OUTCOMES)}", field="outcome")
     if not 1 <= limit <= MAX_LIMIT:
