@@ -7,7 +7,7 @@ import re
 import secrets
 import sys
 import time
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -15,7 +15,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-# Any key that can carry a secret is dropped wherever it appears in an event.
+# The value of any key that can carry a secret is replaced, wherever it appears.
 SECRET_KEY = re.compile(
     r"pass(word)?|secret|seed|token|totp|code|backup|authorization|cookie|credential|otp",
     re.IGNORECASE,
@@ -25,19 +25,21 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """structlog processor: drop secret-bearing keys, recursively."""
-    return _redact_mapping(event)
+    """structlog processor: replace the value of every secret-bearing key, at any depth."""
+    for key in list(event):
+        if key != "event":
+            event[key] = _redacted(key, event[key])
+    return event
 
 
-def _redact_mapping(data: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    for key in list(data):
-        if key == "event":
-            continue
-        if SECRET_KEY.search(str(key)):
-            data[key] = REDACTED
-        elif isinstance(data[key], MutableMapping):
-            data[key] = _redact_mapping(dict(data[key]))
-    return data
+def _redacted(key: object, value: Any) -> Any:
+    if SECRET_KEY.search(str(key)):
+        return REDACTED
+    if isinstance(value, Mapping):
+        return {k: _redacted(k, v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(None, item) for item in value]
+    return value
 
 
 def configure_logging(level: str = "INFO") -> None:

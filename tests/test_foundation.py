@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import os
+import subprocess
+import sys
 from typing import Any
 
+from service.settings import Settings
 from tests.conftest import Client
 
 
@@ -35,7 +41,8 @@ async def test_token_lifecycle_and_roles(
     made = await client.post("/v1/tokens", json={"role": "auditor", "name": "oic"}, headers=admin)
     assert made.status_code == 201, made.text
     token = made.json()["token"]
-    assert token.startswith("cust_") and len(token) >= 43
+    assert token.startswith("cust_")
+    assert len(base64.urlsafe_b64decode(token.removeprefix("cust_") + "=")) * 8 >= 256
     headers = {"Authorization": f"Bearer {token}"}
     assert (await client.get("/v1/tokens", headers=headers)).status_code == 403
     listed = (await client.get("/v1/tokens", headers=admin)).json()
@@ -69,3 +76,29 @@ async def test_unknown_method_gets_405(client: Client, admin: dict[str, str]) ->
     resp = await client.put("/v1/tokens", headers=admin, json={})
     assert resp.status_code == 405
     assert resp.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_cli_prints_the_token_alone_and_it_works(client: Client, settings: Settings) -> None:
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "service.cli",
+            "tokens",
+            "create",
+            "--role",
+            "auditor",
+            "--name",
+            "oic",
+        ],
+        env={**os.environ, "CUSTODIA_DATABASE_URL": settings.database_url},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cust_"), result.stdout
+    headers = {"Authorization": f"Bearer {lines[0]}"}
+    assert (await client.get("/v1/audit/events?limit=1", headers=headers)).status_code == 200
+    assert (await client.get("/v1/tokens", headers=headers)).status_code == 403

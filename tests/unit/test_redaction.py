@@ -39,9 +39,11 @@ def test_nested_mappings_are_redacted_and_plain_keys_kept() -> None:
         "route": "/v1/accounts",
         "status": 201,
         "body": {"username": "cuenta", "password": CANARY, "deep": {"seed": CANARY}},
+        "items": [{"token": CANARY, "name": "ok"}, ("plain", {"otp": CANARY})],
     }
     out = redact(None, "info", event)
     assert CANARY not in repr(out)
     assert out["route"] == "/v1/accounts"
     assert out["status"] == 201
     assert out["body"]["username"] == "cuenta"
+    assert out["items"][0]["name"] == "ok"
