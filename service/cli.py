@@ -142,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("export", help="JSON Lines from GET /v1/audit/export, or - for stdin")
     verify.add_argument("--public-key", action="append", required=True, metavar="KEY")
     verify.add_argument("--from-genesis", action="store_true", help="require seq 1 first")
-    verify.set_defaults(run=_audit_verify)
+    # Offline by design: no setting is read, so no unrelated variable can stop it.
+    verify.set_defaults(run=_audit_verify, offline=True)
     reconcile = audit.add_parser(
         "reconcile", help="match granted checkouts with OpenBao's audit log; exit 1 on mismatch"
     )
@@ -173,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "offline", False):
+        return int(args.run(args, Settings()))
     try:
         settings = Settings.from_env()
     except SettingsError as exc:

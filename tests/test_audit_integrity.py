@@ -12,6 +12,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 
@@ -182,7 +183,10 @@ def _offline(tmp_path: Path, body: bytes, key: str) -> tuple[int, str]:
 
 
 async def test_export_verifies_offline_and_any_single_edit_fails(
-    make_client: AppFactory, auditor: dict[str, str], tmp_path: Path
+    make_client: AppFactory,
+    auditor: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     client = await make_client(checkpoint_every_events=5, checkpoint_every_seconds=10**9)
     rt = runtime_of(client)
@@ -198,6 +202,8 @@ async def test_export_verifies_offline_and_any_single_edit_fails(
     exported = tmp_path / "whole.jsonl"
     exported.write_bytes(whole)
     argv = ["audit", "verify", str(exported), "--public-key", key, "--from-genesis"]
+    # Needs neither the database nor Vault, nor any setting: a broken one must not matter.
+    monkeypatch.setenv("CUSTODIA_PORT", "not-a-port")
     with contextlib.redirect_stdout(io.StringIO()) as printed:
         assert await asyncio.to_thread(cli_main, argv) == 0, printed.getvalue()
     exported.write_bytes(b"\n".join(lines_of(whole)[1:]) + b"\n")  # first event dropped
