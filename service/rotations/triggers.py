@@ -49,7 +49,7 @@ async def gestor_departed(
     settings: Settings,
     effective_at: datetime,
 ) -> RotationObligation:
-    """One account of a departed gestor that has not been rotated since their access began."""
+    """One account of a departed gestor not rotated since their access to it ended."""
     row, _ = await open_or_merge(
         session,
         caller,
