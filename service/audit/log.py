@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.audit.actions import ACTIONS
@@ -25,7 +25,7 @@ from service.principal import Caller
 AUDIT_LOCK_KEY = 0x43_55_53_54  # "CUST"
 
 # Built once: the hot path (every audited request) only binds values.
-_EVENTS = AuditEvent.__table__
+_EVENTS = cast(Table, AuditEvent.__table__)
 _LOCK = text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=AUDIT_LOCK_KEY)
 _HEAD = select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).limit(1)
 _INSERT = insert(_EVENTS)
