@@ -476,6 +476,8 @@ async def test_audit_events_filters_and_keyset(
         "limit=0",
         "limit=1001",
         "after_seq=-1",
+        "after_seq=9223372036854775808",
+        "since=0001-01-01T00:00:00%2B01:00",
         "since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z",
     ):
         resp = await client.get(f"/v1/audit/events?{bad}", headers=auditor)

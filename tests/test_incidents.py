@@ -85,6 +85,8 @@ async def test_bad_incidents_create_nothing(client: Client, admin: dict[str, str
         assert resp.status_code == status, resp.text
     future = incident(rt, [known], detected_at=rfc3339(rt.clock.now() + timedelta(days=1)))
     assert (await client.post("/v1/incidents", json=future, headers=admin)).status_code == 422
+    ancient = incident(rt, [known], detected_at="0001-01-01T00:00:00+01:00")
+    assert (await client.post("/v1/incidents", json=ancient, headers=admin)).status_code == 422
     wrong_type = incident(rt, [known], type="hackeo")
     assert (await client.post("/v1/incidents", json=wrong_type, headers=admin)).status_code == 400
     assert await counts(rt, [known]) == before

@@ -9,7 +9,7 @@ from litestar import Controller, get
 from litestar.params import FromQuery, QueryParameter
 
 from service.audit.log import Entry, append
-from service.audit.queries import make_filter, search_events
+from service.audit.queries import MAX_SEQ, make_filter, search_events
 from service.auth import CallerDep, Rt, allow
 from service.problems import errors
 
@@ -59,7 +59,7 @@ class AuditController(Controller):
         outcome: Text = None,
         since: FromQuery[str | None] = None,
         until: FromQuery[str | None] = None,
-        after_seq: Annotated[int, QueryParameter(ge=0)] = 0,
+        after_seq: Annotated[int, QueryParameter(ge=0, le=MAX_SEQ)] = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     ) -> EventPage:
         query = make_filter(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -19,6 +18,7 @@ from service.audit.chain import (
     result_body,
     verify_stored_chain,
 )
+from service.audit.queries import MAX_SEQ, parse_time
 from service.auth import CallerDep, Rt, allow
 from service.errors import BadQuery
 
@@ -52,22 +52,6 @@ class Verification(msgspec.Struct):
     problem: str | None
 
 
-def parse_rfc3339(name: str, value: str | None) -> datetime | None:
-    """An RFC 3339 timestamp with its offset, or a 400 naming the parameter."""
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None or "T" not in value.upper():
-        raise BadQuery(
-            f"{name} must be an RFC 3339 timestamp with an offset, e.g. 2026-11-28T12:00:00Z",
-            field=name,
-        )
-    return parsed
-
-
 class AuditIntegrityController(Controller):
     path = "/v1/audit"
     tags = ["audit"]
@@ -84,7 +68,7 @@ class AuditIntegrityController(Controller):
         self,
         rt: Rt,
         caller: CallerDep,
-        after_seq: Annotated[int, QueryParameter(ge=0)] = 0,
+        after_seq: Annotated[int, QueryParameter(ge=0, le=MAX_SEQ)] = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 1000,
     ) -> list[Checkpoint]:
         rows = await list_checkpoints(rt, after_seq, limit)
@@ -118,7 +102,7 @@ class AuditIntegrityController(Controller):
         since: FromQuery[str | None] = None,
         until: FromQuery[str | None] = None,
     ) -> Stream:
-        start, end = parse_rfc3339("since", since), parse_rfc3339("until", until)
+        start, end = parse_time("since", since), parse_time("until", until)
         if start is not None and end is not None and start >= end:
             raise BadQuery("since must be before until", field="since")
         # Recorded before the range is fixed, so an open-ended export includes its own event.

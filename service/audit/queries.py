@@ -11,12 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.audit.actions import ACTIONS
 from service.audit.log import event_dict
-from service.clock import rfc3339
+from service.clock import EARLIEST, rfc3339
 from service.db.models import AuditEvent
 from service.errors import BadQuery
 
 OUTCOMES = ("granted", "denied", "ok", "error")
 MAX_LIMIT = 1000
+# seq is a signed 64-bit column: a larger cursor is a bad request, not a 500.
+MAX_SEQ = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ def parse_time(name: str, value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         parsed = None
-    if parsed is None or parsed.tzinfo is None or "T" not in value.upper():
+    if parsed is None or parsed.tzinfo is None or "T" not in value.upper() or parsed < EARLIEST:
         raise BadQuery(
             f"{name} must be an RFC 3339 timestamp with an offset, e.g. 2026-11-28T12:00:00Z",
             field=name,

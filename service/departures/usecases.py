@@ -9,13 +9,13 @@ periodic job). The seed is useless meanwhile: a departed gestor cannot log in.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.audit.log import Entry, append
-from service.clock import rfc3339
+from service.clock import past_instant_problem, rfc3339
 from service.db.models import Gestor
 from service.departures.repository import DepartureRepository
 from service.domain.rotation import CaseFileEntry, departure_case_file
@@ -26,8 +26,6 @@ from service.rotations.access import force_close_checkouts
 from service.rotations.obligations import as_utc, audit_lock_first
 from service.runtime import Runtime
 from service.tokens.repository import TokenRepository
-
-CLOCK_SKEW = timedelta(seconds=60)
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -44,10 +42,9 @@ async def depart(
 ) -> dict[str, Any]:
     """Record the departure (once) and answer its case file; a repeat answers the same."""
     now = rt.clock.now()
-    if effective_at is not None and effective_at.tzinfo is None:
-        raise InvalidInput("effective_at needs a time zone offset, e.g. 2026-11-28T12:00:00Z")
-    if effective_at is not None and effective_at > now + CLOCK_SKEW:
-        raise InvalidInput("effective_at cannot be in the future; record the departure then")
+    problem = None if effective_at is None else past_instant_problem(effective_at, now)
+    if problem is not None:
+        raise InvalidInput(f"effective_at {problem}", field="effective_at")
     # Within the skew allowance a client's "now" is taken as ours.
     at = now if effective_at is None else min(effective_at, now)
     async with rt.transaction() as session:

@@ -118,7 +118,8 @@ async def assign(rt: Runtime, caller: Caller, account_id: str, gestor_id: str) -
             raise NotFound(f"No account with id {account_id}")
         if account.retired_at is not None:
             raise Conflict("The account is retired")
-        gestor = await GestorRepository(session).get(gestor_id)
+        # Locked so that a departure committing meanwhile cannot be missed.
+        gestor = await GestorRepository(session).get(gestor_id, lock=True)
         if gestor is None:
             raise NotFound(f"No gestor with id {gestor_id}")
         if gestor.departed_at is not None:

@@ -8,13 +8,14 @@ audit head stamped at closing is the last event before the ``handover.closed`` e
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, NoReturn
 
 import msgspec
 from sqlalchemy.exc import IntegrityError
 
 from service.audit.log import Entry, append, head
+from service.clock import past_instant_problem
 from service.db.models import Assignment, Handover
 from service.documents.acta import annex_sha256, annex_to_json
 from service.documents.content import to_jsonable
@@ -30,8 +31,6 @@ from service.rotations import triggers
 from service.rotations.access import force_close_checkouts
 from service.rotations.obligations import as_utc, audit_lock_first, opt_utc
 from service.runtime import Runtime
-
-CLOCK_SKEW = timedelta(minutes=5)
 
 
 async def _refuse(rt: Runtime, caller: Caller, error: DomainError, why: str, area: str) -> NoReturn:
@@ -54,12 +53,10 @@ async def _validate(rt: Runtime, caller: Caller, data: HandoverIn) -> None:
     if len(data.witnesses) < 2:
         error = InvalidInput("An acta needs at least two witnesses", field="witnesses")
         await _refuse(rt, caller, error, "too_few_witnesses", area)
-    if data.started_at.tzinfo is None:
-        error = InvalidInput("started_at needs a UTC offset", field="started_at")
-        await _refuse(rt, caller, error, "naive_started_at", area)
-    if data.started_at > rt.clock.now() + CLOCK_SKEW:
-        error = InvalidInput("started_at cannot be in the future", field="started_at")
-        await _refuse(rt, caller, error, "future_started_at", area)
+    problem = past_instant_problem(data.started_at, rt.clock.now())
+    if problem is not None:
+        error = InvalidInput(f"started_at {problem}", field="started_at")
+        await _refuse(rt, caller, error, "bad_started_at", area)
     if data.incoming.gestor_id == data.outgoing.gestor_id:
         error = InvalidInput("The incoming and outgoing gestor must differ", field="incoming")
         await _refuse(rt, caller, error, "same_gestor", area)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, NoReturn
 
 from service.audit.log import Entry, append
-from service.clock import rfc3339
+from service.clock import past_instant_problem, rfc3339
 from service.db.models import Incident
 from service.errors import DomainError, Forbidden, InvalidInput, NotFound
 from service.incidents.repository import IncidentRepository
@@ -20,7 +20,6 @@ from service.runtime import Runtime
 
 INCIDENT_TYPES = ("sustraccion", "extravio", "acceso_no_autorizado")
 MAX_ACCOUNTS = 100
-CLOCK_SKEW = timedelta(seconds=60)
 
 
 async def _refuse(rt: Runtime, caller: Caller, error: DomainError, why: str, n: int) -> NoReturn:
@@ -67,8 +66,9 @@ async def report(
     if len(accounts) > MAX_ACCOUNTS:
         error: DomainError = InvalidInput(f"At most {MAX_ACCOUNTS} accounts per incident")
         await _refuse(rt, caller, error, "too_many", len(accounts))
-    if detected_at.tzinfo is None or detected_at > now + CLOCK_SKEW:
-        error = InvalidInput("detected_at needs a time zone offset and cannot be in the future")
+    problem = past_instant_problem(detected_at, now)
+    if problem is not None:
+        error = InvalidInput(f"detected_at {problem}", field="detected_at")
         await _refuse(rt, caller, error, "detected_at", len(accounts))
     refusal = await _visibility(rt, caller, accounts)
     if refusal is not None:

@@ -57,7 +57,8 @@ async def revoke_token(rt: Runtime, caller: Caller, token_id: str) -> None:
         row = await TokenRepository(session).get(token_id)
         if row is None:
             raise NotFound(f"No token with id {token_id}")
-        if row.revoked_at is not None:
+        # A departure may have scheduled the revocation: until then it can be revoked now.
+        if row.revoked_at is not None and row.revoked_at <= rt.clock.now():
             raise Conflict("The token is already revoked")
         row.revoked_at = rt.clock.now()
         await append(
