@@ -487,3 +487,20 @@ async def test_audit_events_filters_and_keyset(
     queried = await events(client, action="audit.queried")
     mine = [json.loads(e.details) for e in queried if e.actor_role == "auditor"]
     assert {"account_id": account_id, "after_seq": 0, "limit": 100, "count": 3} in mine
+
+
+async def test_overlong_ids_in_urls_are_refused_and_audited(
+    client: Client, admin: dict[str, str], auditor: dict[str, str]
+) -> None:
+    gestor_id = await create_gestor(client, admin)
+    headers = await gestor_token(client, admin, gestor_id)
+    long_id = "a" * 300
+    before = await head_seq(client)
+    resp = await client.post(
+        f"/v1/accounts/{long_id}/checkouts", json=checkout_body("123456"), headers=headers
+    )
+    assert resp.status_code == 404, resp.text
+    recorded = await events(client, after=before, action="checkout.refused")
+    assert [e.account_id for e in recorded] == [None]
+    assert json.loads(recorded[0].details)["account_ref"] == long_id[:100]
+    assert (await client.get(f"/v1/accounts/{long_id}", headers=auditor)).status_code == 404

@@ -24,6 +24,9 @@ from service.principal import Caller
 # Arbitrary but fixed: every process must take the same advisory lock.
 AUDIT_LOCK_KEY = 0x43_55_53_54  # "CUST"
 
+# Column widths of audit_events (service/db/models.py).
+ACCOUNT_ID_WIDTH, SUBJECT_WIDTH, REASON_WIDTH = 36, 200, 500
+
 # Built once: the hot path (every audited request) only binds values.
 _EVENTS = cast(Table, AuditEvent.__table__)
 _LOCK = text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=AUDIT_LOCK_KEY)
@@ -76,6 +79,11 @@ async def append(session: AsyncSession, caller: Caller, entry: Entry, clock: Clo
     await session.flush()
     head = (await session.execute(_HEAD)).first()
     seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
+    account_id, details = entry.account_id, dict(entry.details)
+    if account_id is not None and len(account_id) > ACCOUNT_ID_WIDTH:
+        # An id from a URL can be anything; recording a refusal must never fail on it.
+        details["account_ref"] = account_id[:100]
+        account_id = None
     event: dict[str, Any] = {
         "seq": seq,
         "ts": rfc3339(clock.now()),
@@ -83,12 +91,12 @@ async def append(session: AsyncSession, caller: Caller, entry: Entry, clock: Clo
         "actor_role": caller.role,
         "action": entry.action,
         "outcome": entry.outcome,
-        "account_id": entry.account_id,
-        "subject": entry.subject,
-        "reason": entry.reason,
+        "account_id": account_id,
+        "subject": _clip(entry.subject, SUBJECT_WIDTH),
+        "reason": _clip(entry.reason, REASON_WIDTH),
         "request_id": caller.request_id,
         "ip": caller.ip,
-        "details": dict(entry.details),
+        "details": details,
         "prev_hash": prev_hash,
     }
     values = {**event, "details": canonical_json(event["details"]).decode()}
@@ -99,6 +107,10 @@ async def append(session: AsyncSession, caller: Caller, entry: Entry, clock: Clo
     session.info.setdefault("audit_first_seq", seq)
     session.info["audit_last_seq"] = seq
     return AuditEvent(**values)
+
+
+def _clip(value: str | None, width: int) -> str | None:
+    return value if value is None or len(value) <= width else value[: width - 1] + "…"
 
 
 async def head(session: AsyncSession) -> tuple[int, str]:
