@@ -7,14 +7,15 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from service.clock import FrozenClock
-from service.db.models import WebhookAttempt, WebhookDelivery
+from service.db.models import WebhookAttempt, WebhookDelivery, WebhookEvent
 from service.runtime import Runtime
-from service.webhooks.delivery import deliver_due
+from service.webhooks.delivery import deliver_due, fan_out
 from tests.conftest import AppFactory, bearer, runtime_of
 from tests.rotation_helpers import Receiver, seed_account
 
@@ -153,3 +154,32 @@ async def test_a_hanging_receiver_does_not_slow_requests(make_client: AppFactory
         assert outcomes == {"timeout"}
     finally:
         await receiver.stop()
+
+
+async def test_replicas_fanning_out_at_once_make_one_delivery_per_url(
+    make_client: AppFactory,
+) -> None:
+    urls = ("http://127.0.0.1:9/first", "http://127.0.0.1:9/second")
+    replicas = [runtime_of(await make_client(webhook_urls=urls)) for _ in range(2)]
+    events = [str(uuid.uuid4()) for _ in range(6)]
+    async with replicas[0].transaction() as session:
+        for event_id in events:
+            session.add(
+                WebhookEvent(
+                    id=event_id,
+                    kind="rotation.opened",
+                    payload={"probe": event_id},
+                    created_at=replicas[0].clock.now(),
+                )
+            )
+    for _ in range(3):
+        await asyncio.gather(*(fan_out(rt) for rt in replicas))
+    async with replicas[0].sessions() as session:
+        rows = (
+            await session.execute(
+                select(WebhookDelivery.event_id, WebhookDelivery.url).where(
+                    WebhookDelivery.event_id.in_(events)
+                )
+            )
+        ).all()
+    assert sorted(rows) == sorted((e, u) for e in events for u in urls)

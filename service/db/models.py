@@ -286,6 +286,7 @@ class WebhookDelivery(Base):
     """One receiver's copy of an event: retried with backoff until delivered or given up."""
 
     __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("uq_webhook_deliveries_event_url", "event_id", "url", unique=True),)
 
     id: Mapped[str] = mapped_column(Id, primary_key=True)
     event_id: Mapped[str] = mapped_column(ForeignKey("webhook_events.id"), index=True)

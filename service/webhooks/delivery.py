@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import exists, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from service.clock import rfc3339
 from service.db.models import WebhookAttempt, WebhookDelivery, WebhookEvent
@@ -55,18 +56,23 @@ async def fan_out(rt: Runtime) -> int:
             ~exists().where(WebhookDelivery.event_id == WebhookEvent.id)
         )
         ids = list(await session.scalars(pending.order_by(WebhookEvent.created_at).limit(500)))
-        for event_id in ids:
-            for url in urls:
-                session.add(
-                    WebhookDelivery(
-                        id=str(uuid.uuid4()),
-                        event_id=event_id,
-                        url=url,
-                        state="pending",
-                        attempts=0,
-                        next_attempt_at=now,
-                    )
-                )
+        rows = [
+            {
+                "id": str(uuid.uuid4()),
+                "event_id": event_id,
+                "url": url,
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+            }
+            for event_id in ids
+            for url in urls
+        ]
+        if rows:
+            # Replicas fan out at the same time: the unique (event, url) index
+            # decides, and the loser's rows are skipped rather than duplicated.
+            dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+            await session.execute(dialect.insert(WebhookDelivery).on_conflict_do_nothing(), rows)
     return len(ids)
 
 
