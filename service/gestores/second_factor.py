@@ -8,8 +8,10 @@ concurrent requests. A replayed code counts as a failure like a wrong one.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.audit.log import Entry, append
@@ -19,6 +21,20 @@ from service.gestores.repository import GestorRepository
 from service.principal import Caller
 from service.rotations.obligations import opt_utc
 from service.runtime import Runtime
+
+_STEPS = cast(Table, TotpUsedStep.__table__)
+# The (gestor, step) primary key decides; a duplicate inserts nothing instead of failing.
+_BOOK_STEP = {
+    "postgresql": postgresql.insert(_STEPS).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(_STEPS).on_conflict_do_nothing(),
+}
+_GESTORES = cast(Table, Gestor.__table__)
+_RESET = (
+    update(_GESTORES)
+    .where(_GESTORES.c.id == bindparam("gestor_id"))
+    .where(or_(_GESTORES.c.totp_failures != 0, _GESTORES.c.locked_until.is_not(None)))
+    .values(totp_failures=0, locked_until=None)
+)
 
 
 def lockout_policy(rt: Runtime) -> LockoutPolicy:
@@ -34,13 +50,11 @@ def lockout_state(gestor: Gestor) -> LockoutState:
 
 async def consume_step(session: AsyncSession, gestor_id: str, step: int, now: datetime) -> bool:
     """Book the step for this gestor; False when it was already used (a replay)."""
-    try:
-        async with session.begin_nested():
-            session.add(TotpUsedStep(gestor_id=gestor_id, step=step, used_at=now))
-            await session.flush()
-    except IntegrityError:
-        return False
-    return True
+    booked = await session.execute(
+        _BOOK_STEP[session.get_bind().dialect.name],
+        {"gestor_id": gestor_id, "step": step, "used_at": now},
+    )
+    return bool(booked.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def clear_failures(gestor: Gestor) -> None:
@@ -48,6 +62,11 @@ def clear_failures(gestor: Gestor) -> None:
     if gestor.totp_failures or gestor.locked_until is not None:
         gestor.totp_failures = 0
         gestor.locked_until = None
+
+
+async def reset_failures(session: AsyncSession, gestor_id: str) -> None:
+    """``clear_failures`` by id, in one statement that writes only when there is a count."""
+    await session.execute(_RESET, {"gestor_id": gestor_id})
 
 
 async def register_bad_code(

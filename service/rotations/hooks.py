@@ -5,7 +5,9 @@ Credentials and checkouts call these; they never touch obligations directly.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any, cast
+
+from sqlalchemy import Exists, Table, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.audit.log import Entry, append
@@ -27,9 +29,20 @@ async def open_obligation(session: AsyncSession, account_id: str) -> RotationObl
     return result.first()
 
 
+def owes_rotation(account_id: Any) -> Exists:
+    """SQL EXISTS: the account (a value or a column) owes a new password.
+
+    For custody statements that read or write other rows in the same round trip.
+    """
+    obligations = cast(Table, RotationObligation.__table__)
+    return exists().where(
+        obligations.c.account_id == account_id, obligations.c.satisfied_at.is_(None)
+    )
+
+
 async def rotation_required(session: AsyncSession, account_id: str) -> bool:
     """True while the account owes a new password."""
-    return await open_obligation(session, account_id) is not None
+    return bool(await session.scalar(select(owes_rotation(account_id))))
 
 
 async def credential_written(
