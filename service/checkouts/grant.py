@@ -5,6 +5,7 @@ retired; gestor assigned; responsiva accepted; TOTP enrolled; lockout; TOTP
 valid and unused; exclusivity (the partial unique index decides); Vault.
 The checkout row and its ``checkout.granted`` event commit before the secret
 is read; if Vault then fails, the checkout is closed and nothing is released.
+The request holds one pooled connection for its reads, refusals and grant.
 """
 
 from __future__ import annotations
@@ -13,16 +14,17 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from service.accounts.repository import AccountRepository
 from service.audit.log import Entry, append
-from service.checkouts.expiry import expire_checkouts
+from service.checkouts import held, repository
+from service.checkouts.expiry import close_expired
 from service.checkouts.repository import CheckoutRepository
 from service.clock import rfc3339
 from service.db.models import Checkout
 from service.domain.responsiva import acceptance_is_current
-from service.domain.totp import ensure_not_locked, matching_step, platform_code
+from service.domain.totp import LockoutState, ensure_not_locked, matching_step, platform_code
 from service.errors import (
     Conflict,
     DomainError,
@@ -32,16 +34,9 @@ from service.errors import (
     NotFound,
     VaultUnavailable,
 )
-from service.gestores.repository import GestorRepository
-from service.gestores.second_factor import (
-    clear_failures,
-    consume_step,
-    lockout_state,
-    register_bad_code,
-)
+from service.gestores.second_factor import consume_step, register_bad_code, reset_failures
 from service.principal import Caller
-from service.rotations import hooks
-from service.rotations.obligations import as_utc
+from service.rotations.obligations import as_utc, opt_utc
 from service.runtime import Runtime
 
 
@@ -63,10 +58,37 @@ async def _refuse(
     gestor: str | None,
     reason: str,
     error: DomainError,
-    **details: Any,
+    conn: AsyncConnection | None = None,
 ) -> DomainError:
-    await rt.record(caller, _refusal(account_id, gestor, reason, **details))
+    entry = _refusal(account_id, gestor, reason)
+    if conn is None:
+        await rt.record(caller, entry)
+    else:
+        await held.record(rt, conn, caller, entry)
     return error
+
+
+def _refusal_of(facts: Row[Any], account_id: str) -> tuple[str, DomainError] | None:
+    """The first check (after the role) that fails, in the fixed order."""
+    if facts.account_id is None:
+        return "account_not_found", NotFound(f"No account with id {account_id}")
+    if facts.retired_at is not None:
+        return "account_retired", Conflict(
+            "The account is retired and can no longer be checked out"
+        )
+    if facts.credential_version is None:
+        return "no_credential", Conflict("The account has no credential in custody")
+    if not facts.assigned:
+        return "not_assigned", Forbidden("You are not assigned to this account")
+    if not acceptance_is_current(facts.responsiva_version, facts.responsiva_sha256):
+        return "responsiva_not_accepted", Forbidden(
+            "Accept the current responsiva first (GET /v1/me/responsiva)"
+        )
+    if facts.totp_state != "active":
+        return "totp_not_enrolled", Forbidden(
+            "Enrol and confirm TOTP first (/v1/me/totp/enrollment)"
+        )
+    return None
 
 
 async def grant(
@@ -94,132 +116,94 @@ async def grant(
         raise InvalidInput(
             f"minutes must be at most {rt.settings.checkout_max_minutes}", field="minutes"
         )
-    await expire_checkouts(rt, account_id)
     now = rt.clock.now()
-    async with rt.sessions() as session:
-        account = await AccountRepository(session).get(account_id)
-        gestores = GestorRepository(session)
-        gestor = await gestores.get(gestor_id)
-        assigned = await gestores.active_assignment(account_id, gestor_id)
-    assert gestor is not None  # the token resolved
-    if account is None:
-        raise await _refuse(
-            rt,
-            caller,
-            account_id,
-            gestor_id,
-            "account_not_found",
-            NotFound(f"No account with id {account_id}"),
-        )
-    if account.retired_at is not None:
-        raise await _refuse(
-            rt,
-            caller,
-            account_id,
-            gestor_id,
-            "account_retired",
-            Conflict("The account is retired and can no longer be checked out"),
-        )
-    if account.credential_version is None:
-        raise await _refuse(
-            rt,
-            caller,
-            account_id,
-            gestor_id,
-            "no_credential",
-            Conflict("The account has no credential in custody"),
-        )
-    if assigned is None:
-        raise await _refuse(
-            rt,
-            caller,
-            account_id,
-            gestor_id,
-            "not_assigned",
-            Forbidden("You are not assigned to this account"),
-        )
-    if not acceptance_is_current(gestor.responsiva_version, gestor.responsiva_sha256):
-        raise await _refuse(
-            rt,
-            caller,
-            account_id,
-            gestor_id,
-            "responsiva_not_accepted",
-            Forbidden("Accept the current responsiva first (GET /v1/me/responsiva)"),
-        )
-    if gestor.totp_state != "active":
-        raise await _refuse(
-            rt,
-            caller,
-            account_id,
-            gestor_id,
-            "totp_not_enrolled",
-            Forbidden("Enrol and confirm TOTP first (/v1/me/totp/enrollment)"),
-        )
-    try:
-        ensure_not_locked(lockout_state(gestor), now)
-    except DomainError as locked:
-        raise await _refuse(rt, caller, account_id, gestor_id, "locked", locked) from None
-    try:
-        seed = await rt.vault.get_totp_seed(gestor_id)
-    except DomainError as down:
-        raise await _refuse(rt, caller, account_id, gestor_id, "vault_unavailable", down) from None
-    if seed is None:
-        raise await _refuse(
-            rt,
-            caller,
-            account_id,
-            gestor_id,
-            "totp_not_enrolled",
-            Forbidden("Your TOTP seed is missing; ask an admin to reset it"),
-        )
-    step = matching_step(seed, totp_code, now)
-    checkout = Checkout(
-        id=str(uuid.uuid4()),
-        account_id=account_id,
-        gestor_id=gestor_id,
-        reason=reason,
-        granted_at=now,
-        expires_at=now + timedelta(minutes=minutes),
-        credential_version=account.credential_version,
-    )
-    error: DomainError | None = None
-    async with rt.transaction() as session:
-        if step is None or not await consume_step(session, gestor_id, step, now):
-            replayed = step is not None
-            why = "totp_replayed" if replayed else "invalid_totp"
-            await register_bad_code(
+    async with rt.engine.connect() as conn:
+        async with held.transaction(rt, conn) as session:
+            facts = await repository.grant_facts(session, account_id, gestor_id, now)
+        assert facts is not None  # the token resolved
+        refused = _refusal_of(facts, account_id)
+        if refused is not None:
+            why, denial = refused
+            raise await _refuse(rt, caller, account_id, gestor_id, why, denial, conn)
+        lockout = LockoutState(facts.totp_failures, opt_utc(facts.locked_until))
+        try:
+            ensure_not_locked(lockout, now)
+        except DomainError as locked:
+            raise await _refuse(rt, caller, account_id, gestor_id, "locked", locked, conn) from None
+        try:
+            seed = await rt.vault.get_totp_seed(gestor_id)
+        except DomainError as down:
+            raise await _refuse(
+                rt, caller, account_id, gestor_id, "vault_unavailable", down, conn
+            ) from None
+        if seed is None:
+            raise await _refuse(
                 rt,
-                session,
                 caller,
+                account_id,
                 gestor_id,
-                replayed=replayed,
-                purpose="checkout",
-                account_id=account_id,
-                then=_refusal(account_id, gestor_id, why),
+                "totp_not_enrolled",
+                Forbidden("Your TOTP seed is missing; ask an admin to reset it"),
+                conn,
             )
-            error = InvalidTotp("The TOTP code is wrong, expired or already used")
-        else:
-            row = await GestorRepository(session).get(gestor_id)
-            assert row is not None
-            clear_failures(row)
-            error = await _insert_exclusive(rt, session, caller, checkout)
+        step = matching_step(seed, totp_code, now)
+        checkout = Checkout(
+            id=str(uuid.uuid4()),
+            account_id=account_id,
+            gestor_id=gestor_id,
+            reason=reason,
+            granted_at=now,
+            expires_at=now + timedelta(minutes=minutes),
+            credential_version=facts.credential_version,
+        )
+        error: DomainError | None = None
+        async with held.transaction(rt, conn) as session:
+            if facts.has_expired:
+                # Lazy expiry of this account, in the grant's transaction, events first.
+                await close_expired(session, rt.clock, now, account_id)
+            if step is None or not await consume_step(session, gestor_id, step, now):
+                replayed = step is not None
+                why = "totp_replayed" if replayed else "invalid_totp"
+                await register_bad_code(
+                    rt,
+                    session,
+                    caller,
+                    gestor_id,
+                    replayed=replayed,
+                    purpose="checkout",
+                    account_id=account_id,
+                    then=_refusal(account_id, gestor_id, why),
+                )
+                error = InvalidTotp("The TOTP code is wrong, expired or already used")
+            else:
+                await reset_failures(session, gestor_id)
+                error = await _insert_exclusive(rt, session, caller, checkout)
     if error is not None:
         raise error
     return await _release(rt, caller, checkout)
 
 
 async def _insert_exclusive(
-    rt: Runtime, session: Any, caller: Caller, checkout: Checkout
+    rt: Runtime, session: AsyncSession, caller: Caller, checkout: Checkout
 ) -> DomainError | None:
     """Insert under the one-open-per-account index; the loser is refused, naming until when."""
-    try:
-        async with session.begin_nested():
-            session.add(checkout)
-            await session.flush()
-    except IntegrityError:
-        holder = await CheckoutRepository(session).open_of_account(checkout.account_id)
-        until = rfc3339(as_utc(holder.expires_at)) if holder else None
+    rotation_required = await repository.insert_open(
+        session,
+        {
+            "id": checkout.id,
+            "account_id": checkout.account_id,
+            "gestor_id": checkout.gestor_id,
+            "reason": checkout.reason,
+            "granted_at": checkout.granted_at,
+            "expires_at": checkout.expires_at,
+            "closed_at": None,
+            "close_reason": None,
+            "credential_version": checkout.credential_version,
+        },
+    )
+    if rotation_required is None:
+        holder = await repository.holder_expiry(session, checkout.account_id)
+        until = rfc3339(as_utc(holder)) if holder else None
         await append(
             session,
             caller,
@@ -227,8 +211,7 @@ async def _insert_exclusive(
             rt.clock,
         )
         return Conflict(f"The account is checked out until {until}", until=until)
-    checkout.rotation_required = await hooks.rotation_required(session, checkout.account_id)
-    await session.flush()
+    checkout.rotation_required = rotation_required
     await append(
         session,
         caller,

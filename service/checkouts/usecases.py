@@ -4,24 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.audit.log import Entry, append
-from service.checkouts.expiry import expire_checkouts
+from service.checkouts import held, repository
+from service.checkouts.expiry import close_expired, expire_checkouts
 from service.checkouts.repository import CheckoutRepository
 from service.clock import rfc3339
 from service.credentials.schemas import CredentialIn
 from service.credentials.usecases import write_credential
 from service.db.models import Checkout
-from service.errors import Conflict, Forbidden, InvalidInput, NotFound
+from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from service.principal import Caller
-from service.rotations import hooks
 from service.rotations.obligations import as_utc, opt_utc
 from service.runtime import Runtime
 from service.vault import SecretVersion
 
 
-def checkout_view(row: Checkout) -> dict[str, Any]:
+def checkout_view(row: Checkout | Row[Any]) -> dict[str, Any]:
     return {
         "id": row.id,
         "account_id": row.account_id,
@@ -41,56 +42,85 @@ async def checkin(
 ) -> dict[str, Any]:
     """The holder returns the account; a new credential is mandatory while rotation is owed."""
     gestor_id = caller.principal.gestor_id if caller.principal else None
-    async with rt.sessions() as session:
-        row = await CheckoutRepository(session).get(checkout_id)
-    if row is None:
-        raise NotFound(f"No checkout with id {checkout_id}")
-    if gestor_id is None or row.gestor_id != gestor_id:
-        raise Forbidden("Only the gestor holding the checkout can check it in")
-    if row.closed_at is None and as_utc(row.expires_at) <= rt.clock.now():
-        await expire_checkouts(rt, row.account_id)
-        raise Conflict(f"The checkout expired at {rfc3339(as_utc(row.expires_at))}")
-    if row.closed_at is not None:
-        raise Conflict(f"The checkout is already closed ({row.close_reason})")
-    async with rt.sessions() as session:
-        required = await hooks.rotation_required(session, row.account_id)
-    if required and new_credential is None:
-        await rt.record(
-            caller,
-            Entry(
-                "checkout.checkin_refused",
-                "denied",
-                account_id=row.account_id,
-                subject=f"checkout:{row.id}",
-                reason="rotation_required",
-            ),
-        )
-        raise InvalidInput(
-            "This account owes a rotation: send new_credential with a new password",
-            field="new_credential",
-        )
+    now = rt.clock.now()
+    error: DomainError | None = None
+    # One connection, one transaction: the row locked, checked, and closed or refused.
+    async with rt.engine.connect() as conn, held.transaction(rt, conn) as session:
+        row = await repository.for_checkin(session, checkout_id)
+        if row is None:
+            error = NotFound(f"No checkout with id {checkout_id}")
+        elif gestor_id is None or row.gestor_id != gestor_id:
+            error = Forbidden("Only the gestor holding the checkout can check it in")
+        elif row.closed_at is None and as_utc(row.expires_at) <= now:
+            await close_expired(session, rt.clock, now, row.account_id)
+            error = Conflict(f"The checkout expired at {rfc3339(as_utc(row.expires_at))}")
+        elif row.closed_at is not None:
+            error = Conflict(f"The checkout is already closed ({row.close_reason})")
+        elif row.owes_rotation and new_credential is None:
+            await append(
+                session,
+                caller,
+                Entry(
+                    "checkout.checkin_refused",
+                    "denied",
+                    account_id=row.account_id,
+                    subject=f"checkout:{row.id}",
+                    reason="rotation_required",
+                ),
+                rt.clock,
+            )
+            error = InvalidInput(
+                "This account owes a rotation: send new_credential with a new password",
+                field="new_credential",
+            )
+        elif new_credential is None:
+            await repository.close(session, row.id, now, "checked_in")
+            await _checked_in(rt, session, caller, row.account_id, row.id, None)
+    if error is not None:
+        raise error
+    assert row is not None
+    if new_credential is None:
+        closed = {"closed_at": now, "close_reason": "checked_in"}
+        return {**checkout_view(row), **closed, "new_version": None}
 
     async def close(session: AsyncSession, version: SecretVersion | None) -> None:
         await _close(rt, session, caller, checkout_id, version)
 
-    version: SecretVersion | None = None
-    if new_credential is not None:
-        version = await write_credential(
-            rt,
-            caller,
-            row.account_id,
-            new_credential,
-            reason="rotation at check-in" if required else "new credential at check-in",
-            checkout_id=row.id,
-            also=close,
-        )
-    else:
-        async with rt.transaction() as session:
-            await close(session, None)
+    version = await write_credential(
+        rt,
+        caller,
+        row.account_id,
+        new_credential,
+        reason="rotation at check-in" if row.owes_rotation else "new credential at check-in",
+        checkout_id=row.id,
+        also=close,
+    )
     async with rt.sessions() as session:
-        closed = await CheckoutRepository(session).get(checkout_id)
-    assert closed is not None
-    return {**checkout_view(closed), "new_version": version.version if version else None}
+        back = await CheckoutRepository(session).get(checkout_id)
+    assert back is not None
+    return {**checkout_view(back), "new_version": version.version}
+
+
+async def _checked_in(
+    rt: Runtime,
+    session: AsyncSession,
+    caller: Caller,
+    account_id: str,
+    checkout_id: str,
+    version: SecretVersion | None,
+) -> None:
+    await append(
+        session,
+        caller,
+        Entry(
+            "checkout.checked_in",
+            "ok",
+            account_id=account_id,
+            subject=f"checkout:{checkout_id}",
+            details={"new_version": version.version if version else None},
+        ),
+        rt.clock,
+    )
 
 
 async def _close(
@@ -110,18 +140,7 @@ async def _close(
     row.closed_at = rt.clock.now()
     row.close_reason = "checked_in"
     await session.flush()
-    await append(
-        session,
-        caller,
-        Entry(
-            "checkout.checked_in",
-            "ok",
-            account_id=row.account_id,
-            subject=f"checkout:{row.id}",
-            details={"new_version": version.version if version else None},
-        ),
-        rt.clock,
-    )
+    await _checked_in(rt, session, caller, row.account_id, row.id, version)
 
 
 async def list_checkouts(

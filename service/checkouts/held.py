@@ -1,0 +1,33 @@
+"""One pooled connection for a whole request, with short transactions on it.
+
+Each pool checkout costs a liveness ping (three round trips on PostgreSQL) and a
+new session, and a checkout needs a read, maybe a refusal, then its grant: so
+it takes the connection once. No transaction stays open between them: on SQLite
+every transaction holds the write lock, and none may span a Vault call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from service.audit.log import Entry, append
+from service.principal import Caller
+from service.runtime import Runtime
+
+
+@asynccontextmanager
+async def transaction(rt: Runtime, conn: AsyncConnection) -> AsyncIterator[AsyncSession]:
+    """Like ``Runtime.transaction``, on a connection the request already holds."""
+    async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
+        yield session
+    # Same after-commit hook as Runtime.transaction (checkpoint wake-up).
+    rt._after_commit(session.info)
+
+
+async def record(rt: Runtime, conn: AsyncConnection, caller: Caller, entry: Entry) -> None:
+    """``Runtime.record`` on the held connection: a refusal committed on its own."""
+    async with transaction(rt, conn) as session:
+        await append(session, caller, entry, rt.clock)
