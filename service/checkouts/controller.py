@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from service.auth import CallerDep, Rt, allow
+from service.auth import KEEP_CONNECTION, CallerDep, Rt, allow, take_connection
 from service.checkouts import usecases
 from service.checkouts.grant import grant
 from service.credentials.schemas import CredentialIn
@@ -75,9 +75,15 @@ class AccountCheckoutController(Controller):
         # Other roles reach the use case so that their refusal is audited too.
         guards=[allow("gestor", "admin", "auditor")],
         responses=errors(404, 409, 422, 423),
+        opt=KEEP_CONNECTION,
     )
     async def checkout(
-        self, rt: Rt, caller: CallerDep, account_id: FromPath[str], data: JSONBody[CheckoutIn]
+        self,
+        request: Request[Any, Any, Any],
+        rt: Rt,
+        caller: CallerDep,
+        account_id: FromPath[str],
+        data: JSONBody[CheckoutIn],
     ) -> Response[Granted]:
         found = await grant(
             rt,
@@ -86,6 +92,7 @@ class AccountCheckoutController(Controller):
             totp_code=data.totp_code,
             reason=data.reason,
             minutes=data.minutes,
+            conn=take_connection(request),
         )
         return Response(
             msgspec.convert(found, Granted),
@@ -104,11 +111,19 @@ class CheckoutController(Controller):
         guards=[allow("gestor")],
         status_code=200,
         responses=errors(404, 409, 422),
+        opt=KEEP_CONNECTION,
     )
     async def checkin(
-        self, rt: Rt, caller: CallerDep, checkout_id: FromPath[str], data: JSONBody[CheckinIn]
+        self,
+        request: Request[Any, Any, Any],
+        rt: Rt,
+        caller: CallerDep,
+        checkout_id: FromPath[str],
+        data: JSONBody[CheckinIn],
     ) -> CheckedIn:
-        view = await usecases.checkin(rt, caller, checkout_id, data.new_credential)
+        view = await usecases.checkin(
+            rt, caller, checkout_id, data.new_credential, take_connection(request)
+        )
         return msgspec.convert(view, CheckedIn)
 
     @get("/", summary="List checkouts, newest first", guards=[allow("admin", "auditor")])

@@ -99,25 +99,30 @@ async def grant(
     totp_code: str,
     reason: str,
     minutes: int | None,
+    conn: AsyncConnection | None = None,
 ) -> dict[str, Any]:
-    """Check, commit the audited checkout, then read the secret through a child token."""
+    """Check, commit the audited checkout, then read the secret through a child token.
+
+    ``conn``, when given, is this request's connection (closed here).
+    """
     gestor_id = caller.principal.gestor_id if caller.principal else None
-    if caller.role != "gestor" or gestor_id is None:
-        raise await _refuse(
-            rt,
-            caller,
-            account_id,
-            None,
-            "role",
-            Forbidden("Only a gestor can check a credential out"),
-        )
-    minutes = rt.settings.checkout_default_minutes if minutes is None else minutes
-    if minutes > rt.settings.checkout_max_minutes:
-        raise InvalidInput(
-            f"minutes must be at most {rt.settings.checkout_max_minutes}", field="minutes"
-        )
-    now = rt.clock.now()
-    async with rt.engine.connect() as conn:
+    async with held.connection(rt, conn) as conn:
+        if caller.role != "gestor" or gestor_id is None:
+            raise await _refuse(
+                rt,
+                caller,
+                account_id,
+                None,
+                "role",
+                Forbidden("Only a gestor can check a credential out"),
+                conn,
+            )
+        minutes = rt.settings.checkout_default_minutes if minutes is None else minutes
+        if minutes > rt.settings.checkout_max_minutes:
+            raise InvalidInput(
+                f"minutes must be at most {rt.settings.checkout_max_minutes}", field="minutes"
+            )
+        now = rt.clock.now()
         async with held.transaction(rt, conn) as session:
             facts = await repository.grant_facts(session, account_id, gestor_id, now)
         assert facts is not None  # the token resolved

@@ -1,8 +1,9 @@
 """One pooled connection for a whole request, with short transactions on it.
 
 Each pool checkout costs a liveness ping (three round trips on PostgreSQL) and a
-new session, and a checkout needs a read, maybe a refusal, then its grant: so
-it takes the connection once. No transaction stays open between them: on SQLite
+new session, and a checkout needs the token check, a read, maybe a refusal, then
+its grant: so the request takes the connection once, from the authentication
+middleware when it kept it. No transaction stays open between them: on SQLite
 every transaction holds the write lock, and none may span a Vault call.
 """
 
@@ -16,6 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from service.audit.log import Entry, append
 from service.principal import Caller
 from service.runtime import Runtime
+
+
+@asynccontextmanager
+async def connection(rt: Runtime, taken: AsyncConnection | None) -> AsyncIterator[AsyncConnection]:
+    """The connection handed over by authentication, or a fresh one; closed on exit."""
+    conn = taken if taken is not None else await rt.engine.connect()
+    try:
+        yield conn
+    finally:
+        await conn.close()
 
 
 @asynccontextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.audit.log import Entry, append
 from service.checkouts import held, repository
@@ -38,14 +38,21 @@ def checkout_view(row: Checkout | Row[Any]) -> dict[str, Any]:
 
 
 async def checkin(
-    rt: Runtime, caller: Caller, checkout_id: str, new_credential: CredentialIn | None
+    rt: Runtime,
+    caller: Caller,
+    checkout_id: str,
+    new_credential: CredentialIn | None,
+    conn: AsyncConnection | None = None,
 ) -> dict[str, Any]:
-    """The holder returns the account; a new credential is mandatory while rotation is owed."""
+    """The holder returns the account; a new credential is mandatory while rotation is owed.
+
+    ``conn``, when given, is this request's connection (closed here).
+    """
     gestor_id = caller.principal.gestor_id if caller.principal else None
     now = rt.clock.now()
     error: DomainError | None = None
     # One connection, one transaction: the row locked, checked, and closed or refused.
-    async with rt.engine.connect() as conn, held.transaction(rt, conn) as session:
+    async with held.connection(rt, conn) as conn, held.transaction(rt, conn) as session:
         row = await repository.for_checkin(session, checkout_id)
         if row is None:
             error = NotFound(f"No checkout with id {checkout_id}")

@@ -8,13 +8,29 @@ import uuid
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import ApiToken, Gestor
 from service.principal import Principal, Role
 
 TOKEN_PREFIX = "cust_"  # noqa: S105 - a prefix, not a secret
+
+_TOKENS = cast(Table, ApiToken.__table__)
+_GESTORES = cast(Table, Gestor.__table__)
+# Built once, in Core: every authenticated request runs it.
+_LIVE_TOKEN = (
+    select(
+        _TOKENS.c.id,
+        _TOKENS.c.name,
+        _TOKENS.c.role,
+        _TOKENS.c.gestor_id,
+        _GESTORES.c.departed_at,
+    )
+    .select_from(_TOKENS.outerjoin(_GESTORES, _GESTORES.c.id == _TOKENS.c.gestor_id))
+    .where(_TOKENS.c.token_sha256 == bindparam("digest"))
+    .where(or_(_TOKENS.c.revoked_at.is_(None), _TOKENS.c.revoked_at > bindparam("now")))
+)
 
 
 def new_token() -> tuple[str, str]:
@@ -63,20 +79,12 @@ class TokenRepository:
 
     async def authenticate(self, digest: str, now: datetime) -> Principal | None:
         """The principal of a live token; revoked tokens and departed gestores get None."""
-        row = (
-            await self.session.execute(
-                select(ApiToken, Gestor.departed_at)
-                .outerjoin(Gestor, Gestor.id == ApiToken.gestor_id)
-                .where(ApiToken.token_sha256 == digest)
-                .where(or_(ApiToken.revoked_at.is_(None), ApiToken.revoked_at > now))
-            )
-        ).first()
+        row = (await self.session.execute(_LIVE_TOKEN, {"digest": digest, "now": now})).first()
         if row is None:
             return None
-        token, departed_at = row
-        if departed_at is not None and departed_at <= now:
+        if row.departed_at is not None and row.departed_at <= now:
             return None
-        return Principal(token.id, token.name, cast(Role, token.role), token.gestor_id)
+        return Principal(row.id, row.name, cast(Role, row.role), row.gestor_id)
 
     async def revoke_for_gestor(self, gestor_id: str, at: datetime) -> int:
         """Revoke every live token of a gestor from ``at``; return how many."""
