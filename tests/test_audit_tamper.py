@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from service.app import create_app
-from service.audit.canonical import canonical_json, checkpoint_message, event_hash
+from service.audit.canonical import EVENT_KEYS, canonical_json, checkpoint_message, event_hash
 from service.audit.checkpoints import make_due_checkpoints
 from service.principal import SYSTEM
 from service.runtime import Runtime
@@ -32,22 +32,7 @@ from service.tokens.usecases import issue_token
 from tests.audit_helpers import add_events, fresh_database
 from tests.conftest import PG_URL
 
-EVENT_COLUMNS = [
-    "seq",
-    "ts",
-    "actor",
-    "actor_role",
-    "action",
-    "outcome",
-    "account_id",
-    "subject",
-    "reason",
-    "request_id",
-    "ip",
-    "details",
-    "prev_hash",
-    "hash",
-]
+EVENT_COLUMNS = list(EVENT_KEYS)
 CHECKPOINT_COLUMNS = ["seq", "hash", "ts", "signature", "key_version"]
 EVERY = 10
 Rows = list[dict[str, Any]]

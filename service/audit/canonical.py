@@ -14,6 +14,25 @@ from typing import Any
 
 GENESIS_HASH = "0" * 64
 
+# The keys of an event, in column order: the writer, the exporter, the offline
+# verifier and the tests all read this one list.
+EVENT_KEYS: tuple[str, ...] = (
+    "seq",
+    "ts",
+    "actor",
+    "actor_role",
+    "action",
+    "outcome",
+    "account_id",
+    "subject",
+    "reason",
+    "request_id",
+    "ip",
+    "details",
+    "prev_hash",
+    "hash",
+)
+
 
 def canonical_json(obj: Mapping[str, Any]) -> bytes:
     """Serialise ``obj`` by the canonical rule."""

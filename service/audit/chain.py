@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.audit.canonical import GENESIS_HASH, canonical_json
+from service.audit.canonical import EVENT_KEYS, GENESIS_HASH, canonical_json
 from service.audit.log import Entry
 from service.audit.queries import seq_bounds
 from service.audit.verify import ChainVerifier, VerifyResult
@@ -20,22 +20,7 @@ from service.principal import Caller
 from service.runtime import Runtime
 
 BATCH = 5000
-_COLUMNS = (
-    "seq",
-    "ts",
-    "actor",
-    "actor_role",
-    "action",
-    "outcome",
-    "account_id",
-    "subject",
-    "reason",
-    "request_id",
-    "ip",
-    "details",
-    "prev_hash",
-    "hash",
-)
+_COLUMNS = EVENT_KEYS
 _SELECT = select(*(getattr(AuditEvent, name) for name in _COLUMNS))
 
 

@@ -31,26 +31,10 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from service.audit.canonical import EVENT_KEYS
 from service.audit.verify import ChainVerifier, VerifyResult
 
-_EVENT_KEYS = frozenset(
-    [
-        "seq",
-        "ts",
-        "actor",
-        "actor_role",
-        "action",
-        "outcome",
-        "account_id",
-        "subject",
-        "reason",
-        "request_id",
-        "ip",
-        "details",
-        "prev_hash",
-        "hash",
-    ]
-)
+_EVENT_KEYS = frozenset(EVENT_KEYS)
 _EVENT_START = b'{"account_id":'  # first key of every canonical event line
 _HASH_MEMBER = b'"hash":"'
 # Same output as canonical_json, built once: json.dumps with options re-creates it per call
