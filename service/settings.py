@@ -11,6 +11,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+# The longest checkout the issue admits; CUSTODIA_CHECKOUT_MAX_MINUTES may only lower it.
+CHECKOUT_MINUTES_CAP = 480
+
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names it."""
@@ -104,6 +107,16 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"CUSTODIA_{name.upper()} must be at least 1")
+        # The API refuses longer requests before any setting is consulted.
+        if self.checkout_max_minutes > CHECKOUT_MINUTES_CAP:
+            raise SettingsError(
+                f"CUSTODIA_CHECKOUT_MAX_MINUTES must be at most {CHECKOUT_MINUTES_CAP}"
+            )
+        if not 1 <= self.checkout_default_minutes <= self.checkout_max_minutes:
+            raise SettingsError(
+                "CUSTODIA_CHECKOUT_DEFAULT_MINUTES must be between 1 and "
+                "CUSTODIA_CHECKOUT_MAX_MINUTES"
+            )
 
     @property
     def is_sqlite(self) -> bool:

@@ -504,3 +504,34 @@ async def test_overlong_ids_in_urls_are_refused_and_audited(
     assert [e.account_id for e in recorded] == [None]
     assert json.loads(recorded[0].details)["account_ref"] == long_id[:100]
     assert (await client.get(f"/v1/accounts/{long_id}", headers=auditor)).status_code == 404
+
+
+async def test_personal_account_leaves_custody_when_the_term_ends(make_client: AppFactory) -> None:
+    """Décima novena: held only while its owner is in office; afterwards 409, nothing read."""
+    c, clock, admin = await frozen(make_client)
+    last_day = clock.now().date() + timedelta(days=1)
+    account_id = await create_account(
+        c,
+        admin,
+        kind="personal",
+        owner_name="Titular de la Unidad",
+        owner_cargo="Titular",
+        hierarchy_level=1,
+        managed_by_area=True,
+        term_ends_on=last_day.isoformat(),
+    )
+    written = await c.put(
+        f"/v1/accounts/{account_id}/credential",
+        json={"username": "titular", "password": "Clave-Personal-1"},
+        headers=admin,
+    )
+    assert written.status_code == 200, written.text
+    _, headers, seed = await ready_gestor(c, admin, account_id, clock.now())
+    path = f"/v1/accounts/{account_id}/checkouts"
+    clock.advance(timedelta(days=2))
+    start = await head_seq(c)
+    resp = await c.post(path, json=checkout_body(pyotp.TOTP(seed).at(clock.now())), headers=headers)
+    assert resp.status_code == 409, resp.text
+    assert "Décima novena" in resp.json()["detail"] and "Clave" not in resp.text
+    await refusal(c, start, "not_in_custody")
+    assert not await events(c, after=start, action="checkout.granted")

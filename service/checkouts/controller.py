@@ -14,12 +14,13 @@ from service.checkouts import usecases
 from service.checkouts.grant import grant
 from service.credentials.schemas import CredentialIn
 from service.problems import errors
+from service.settings import CHECKOUT_MINUTES_CAP
 
 
 class CheckoutIn(msgspec.Struct, forbid_unknown_fields=True):
     totp_code: Annotated[str, msgspec.Meta(min_length=1, max_length=10)]
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
-    minutes: Annotated[int, msgspec.Meta(ge=1, le=480)] | None = None
+    minutes: Annotated[int, msgspec.Meta(ge=1, le=CHECKOUT_MINUTES_CAP)] | None = None
 
 
 class Credential(msgspec.Struct):

@@ -11,7 +11,7 @@ The request holds one pooled connection for its reads, refusals and grant.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row
@@ -20,11 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from service.audit.log import Entry, append
 from service.checkouts import held, repository
 from service.checkouts.expiry import close_expired
-from service.checkouts.repository import CheckoutRepository
+from service.checkouts.release import release
 from service.clock import rfc3339
 from service.db.models import Checkout
+from service.domain.accounts import AccountProfile, ensure_may_hold_credential
 from service.domain.responsiva import acceptance_is_current
-from service.domain.totp import LockoutState, ensure_not_locked, matching_step, platform_code
+from service.domain.totp import LockoutState, ensure_not_locked, matching_step
 from service.errors import (
     Conflict,
     DomainError,
@@ -32,11 +33,10 @@ from service.errors import (
     InvalidInput,
     InvalidTotp,
     NotFound,
-    VaultUnavailable,
 )
 from service.gestores.second_factor import consume_step, register_bad_code, reset_failures
 from service.principal import Caller
-from service.rotations.obligations import as_utc, opt_utc
+from service.rotations.obligations import as_utc, audit_lock_first, opt_utc
 from service.runtime import Runtime
 
 
@@ -68,7 +68,7 @@ async def _refuse(
     return error
 
 
-def _refusal_of(facts: Row[Any], account_id: str) -> tuple[str, DomainError] | None:
+def _refusal_of(facts: Row[Any], account_id: str, now: datetime) -> tuple[str, DomainError] | None:
     """The first check (after the role) that fails, in the fixed order."""
     if facts.account_id is None:
         return "account_not_found", NotFound(f"No account with id {account_id}")
@@ -76,9 +76,13 @@ def _refusal_of(facts: Row[Any], account_id: str) -> tuple[str, DomainError] | N
         return "account_retired", Conflict(
             "The account is retired and can no longer be checked out"
         )
+    try:
+        ensure_may_hold_credential(_profile(facts), now)
+    except DomainError as outside:
+        return "not_in_custody", outside
     if facts.credential_version is None:
         return "no_credential", Conflict("The account has no credential in custody")
-    if not facts.assigned:
+    if facts.departed_at is not None or not facts.assigned:
         return "not_assigned", Forbidden("You are not assigned to this account")
     if not acceptance_is_current(facts.responsiva_version, facts.responsiva_sha256):
         return "responsiva_not_accepted", Forbidden(
@@ -88,7 +92,19 @@ def _refusal_of(facts: Row[Any], account_id: str) -> tuple[str, DomainError] | N
         return "totp_not_enrolled", Forbidden(
             "Enrol and confirm TOTP first (/v1/me/totp/enrollment)"
         )
+    try:
+        ensure_not_locked(LockoutState(facts.totp_failures, opt_utc(facts.locked_until)), now)
+    except DomainError as locked:
+        return "locked", locked
     return None
+
+
+def _profile(facts: Row[Any]) -> AccountProfile:
+    return AccountProfile(
+        kind=facts.kind,
+        managed_by_area=bool(facts.managed_by_area),
+        term_ends_on=facts.term_ends_on,
+    )
 
 
 async def grant(
@@ -126,15 +142,10 @@ async def grant(
         async with held.transaction(rt, conn) as session:
             facts = await repository.grant_facts(session, account_id, gestor_id, now)
         assert facts is not None  # the token resolved
-        refused = _refusal_of(facts, account_id)
+        refused = _refusal_of(facts, account_id, now)
         if refused is not None:
             why, denial = refused
             raise await _refuse(rt, caller, account_id, gestor_id, why, denial, conn)
-        lockout = LockoutState(facts.totp_failures, opt_utc(facts.locked_until))
-        try:
-            ensure_not_locked(lockout, now)
-        except DomainError as locked:
-            raise await _refuse(rt, caller, account_id, gestor_id, "locked", locked, conn) from None
         try:
             seed = await rt.vault.get_totp_seed(gestor_id)
         except DomainError as down:
@@ -161,31 +172,53 @@ async def grant(
             expires_at=now + timedelta(minutes=minutes),
             credential_version=facts.credential_version,
         )
-        error: DomainError | None = None
         async with held.transaction(rt, conn) as session:
-            if facts.has_expired:
-                # Lazy expiry of this account, in the grant's transaction, events first.
-                await close_expired(session, rt.clock, now, account_id)
-            if step is None or not await consume_step(session, gestor_id, step, now):
-                replayed = step is not None
-                why = "totp_replayed" if replayed else "invalid_totp"
-                await register_bad_code(
-                    rt,
-                    session,
-                    caller,
-                    gestor_id,
-                    replayed=replayed,
-                    purpose="checkout",
-                    account_id=account_id,
-                    then=_refusal(account_id, gestor_id, why),
-                )
-                error = InvalidTotp("The TOTP code is wrong, expired or already used")
-            else:
-                await reset_failures(session, gestor_id)
-                error = await _insert_exclusive(rt, session, caller, checkout)
+            error = await _commit(rt, session, caller, checkout, step, facts.has_expired)
     if error is not None:
         raise error
-    return await _release(rt, caller, checkout)
+    return await release(rt, caller, checkout)
+
+
+async def _commit(
+    rt: Runtime,
+    session: AsyncSession,
+    caller: Caller,
+    checkout: Checkout,
+    step: int | None,
+    has_expired: bool,
+) -> DomainError | None:
+    """Re-check under the chain lock, spend the code, insert; the refusal, if any."""
+    # Departure, unassignment, retirement, incidents and hand-back take this lock
+    # first too: either they see this checkout and close it, or this re-read sees
+    # them. Concurrent codes of one gestor queue here, so the lockout holds.
+    await audit_lock_first(session)
+    now, account_id, gestor_id = checkout.granted_at, checkout.account_id, checkout.gestor_id
+    if has_expired:
+        # Lazy expiry of this account, in the grant's transaction, events first.
+        await close_expired(session, rt.clock, now, account_id)
+    facts = await repository.grant_facts(session, account_id, gestor_id, now)
+    refused = None if facts is None else _refusal_of(facts, account_id, now)
+    if facts is None or refused is not None:
+        why, denial = refused or ("not_assigned", Forbidden("You are no longer a gestor"))
+        await append(session, caller, _refusal(account_id, gestor_id, why), rt.clock)
+        return denial
+    if step is None or not await consume_step(session, gestor_id, step, now):
+        replayed = step is not None
+        why = "totp_replayed" if replayed else "invalid_totp"
+        await register_bad_code(
+            rt,
+            session,
+            caller,
+            gestor_id,
+            replayed=replayed,
+            purpose="checkout",
+            account_id=account_id,
+            then=_refusal(account_id, gestor_id, why),
+        )
+        return InvalidTotp("The TOTP code is wrong, expired or already used")
+    await reset_failures(session, gestor_id)
+    checkout.credential_version = facts.credential_version
+    return await _insert_exclusive(rt, session, caller, checkout)
 
 
 async def _insert_exclusive(
@@ -236,65 +269,3 @@ async def _insert_exclusive(
         rt.clock,
     )
     return None
-
-
-async def _release(rt: Runtime, caller: Caller, checkout: Checkout) -> dict[str, Any]:
-    """Read through the single-use child token; on any failure close and release nothing."""
-    metadata = {
-        "gestor_id": checkout.gestor_id,
-        "account_id": checkout.account_id,
-        "checkout_id": checkout.id,
-    }
-    try:
-        found = await rt.vault.checkout_read(checkout.account_id, metadata=metadata)
-    except Exception as exc:  # whatever went wrong, no secret leaves
-        await _close_failed(rt, caller, checkout, "vault_error", type(exc).__name__)
-        raise VaultUnavailable(
-            "Vault failed; the checkout was closed and nothing was released"
-        ) from None
-    if found is None:
-        await _close_failed(rt, caller, checkout, "no_credential", "missing")
-        raise Conflict("The account has no credential in Vault; the checkout was closed")
-    data, version = found
-    platform = None
-    if data.get("totp_secret"):
-        code, valid = platform_code(str(data["totp_secret"]), rt.clock.now())
-        platform = {"code": code, "valid_for_seconds": valid}
-    return {
-        "checkout_id": checkout.id,
-        "expires_at": checkout.expires_at,
-        "rotation_required": checkout.rotation_required,
-        "credential_version": version.version,
-        "credential": {
-            "username": data.get("username"),
-            "password": data.get("password"),
-            "recovery_email": data.get("recovery_email"),
-            "recovery_phone": data.get("recovery_phone"),
-            "backup_codes": data.get("backup_codes"),
-        },
-        "platform_totp": platform,
-    }
-
-
-async def _close_failed(
-    rt: Runtime, caller: Caller, checkout: Checkout, close_reason: str, error_type: str
-) -> None:
-    async with rt.transaction() as session:
-        row = await CheckoutRepository(session).get(checkout.id, lock=True)
-        if row is not None and row.closed_at is None:
-            row.closed_at = rt.clock.now()
-            row.close_reason = close_reason
-        await session.flush()
-        await append(
-            session,
-            caller,
-            Entry(
-                "checkout.failed",
-                "error",
-                account_id=checkout.account_id,
-                subject=f"checkout:{checkout.id}",
-                reason=close_reason,
-                details={"error_type": error_type},
-            ),
-            rt.clock,
-        )

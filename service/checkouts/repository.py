@@ -94,8 +94,12 @@ _GRANT_FACTS = (
         _GESTORES.c.totp_state,
         _GESTORES.c.totp_failures,
         _GESTORES.c.locked_until,
+        _GESTORES.c.departed_at,
         _ACCOUNTS.c.id.label("account_id"),
         _ACCOUNTS.c.retired_at,
+        _ACCOUNTS.c.kind,
+        _ACCOUNTS.c.managed_by_area,
+        _ACCOUNTS.c.term_ends_on,
         _ACCOUNTS.c.credential_version,
         exists()
         .where(
@@ -144,10 +148,8 @@ _CLOSE = update(_CHECKOUTS).where(_CHECKOUTS.c.id == bindparam("checkout_id"))
 async def grant_facts(
     session: AsyncSession, account_id: str, gestor_id: str, now: datetime
 ) -> Row[Any] | None:
-    result = await session.execute(
-        _GRANT_FACTS, {"account_id": account_id, "gestor_id": gestor_id, "now": now}
-    )
-    return result.first()
+    params = {"account_id": account_id, "gestor_id": gestor_id, "now": now}
+    return cast("Row[Any] | None", (await session.execute(_GRANT_FACTS, params)).first())
 
 
 async def insert_open(session: AsyncSession, values: dict[str, Any]) -> bool | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from typing import Any
 
 import segno
@@ -11,7 +12,7 @@ from service.audit.log import Entry, append
 from service.db.models import Gestor
 from service.domain.responsiva import acceptance_is_current, current_responsiva
 from service.domain.totp import ensure_not_locked, generate_seed, matching_step, provisioning_uri
-from service.errors import Conflict, Forbidden, InvalidInput, InvalidTotp, Locked
+from service.errors import Conflict, DomainError, Forbidden, InvalidInput, InvalidTotp, Locked
 from service.gestores.repository import GestorRepository
 from service.gestores.second_factor import (
     clear_failures,
@@ -86,10 +87,16 @@ async def confirm(rt: Runtime, caller: Caller, code: str) -> dict[str, Any]:
         raise Conflict("The enrolment's seed is gone; enrol again")
     step = matching_step(seed, code, now)
     async with rt.transaction() as session:
-        fresh = step is not None and await consume_step(session, gestor_id, step, now)
-        if fresh:
-            row = await GestorRepository(session).get(gestor_id, lock=True)
-            assert row is not None
+        # Re-read under the row lock: concurrent codes queue here, so no guess
+        # slips past a lockout that another request has just set.
+        row = await GestorRepository(session).get(gestor_id, lock=True)
+        assert row is not None
+        error = _confirm_refusal(row, now)
+        if error is not None:
+            reason = "locked" if isinstance(error, Locked) else "not_pending"
+            entry = Entry("totp.confirm_refused", "denied", subject=subject, reason=reason)
+            await append(session, caller, entry, rt.clock)
+        elif step is not None and await consume_step(session, gestor_id, step, now):
             row.totp_state = "active"
             clear_failures(row)
             await append(session, caller, Entry("totp.confirmed", "ok", subject=subject), rt.clock)
@@ -97,9 +104,20 @@ async def confirm(rt: Runtime, caller: Caller, code: str) -> dict[str, Any]:
             await register_bad_code(
                 rt, session, caller, gestor_id, replayed=step is not None, purpose="confirm"
             )
-    if not fresh:
-        raise InvalidTotp("The code is not valid for this enrolment")
+            error = InvalidTotp("The code is not valid for this enrolment")
+    if error is not None:
+        raise error
     return {"totp_state": "active"}
+
+
+def _confirm_refusal(row: Gestor, now: datetime) -> DomainError | None:
+    if row.totp_state != "pending":
+        return Conflict("There is no pending TOTP enrolment to confirm")
+    try:
+        ensure_not_locked(lockout_state(row), now)
+    except Locked as locked:
+        return locked
+    return None
 
 
 def responsiva_view(gestor: Gestor) -> dict[str, Any]:
