@@ -51,22 +51,11 @@ async def open_checkouts(c: Client, gestor_id: str) -> int:
     return int(found or 0)
 
 
-ENDINGS = {
-    "departure": (
-        lambda account, gestor: ("POST", f"/v1/gestores/{gestor}/departure", {"reason": "baja"}),
-        403,
-        "not_assigned",
-    ),
-    "unassignment": (
-        lambda account, gestor: ("DELETE", f"/v1/accounts/{account}/gestores/{gestor}", None),
-        403,
-        "not_assigned",
-    ),
-    "retirement": (
-        lambda account, gestor: ("POST", f"/v1/accounts/{account}/retire", None),
-        409,
-        "account_retired",
-    ),
+# What ends access -> (method, path template, body), and the grant's answer.
+ENDINGS: dict[str, tuple[str, str, dict[str, str] | None, int, str]] = {
+    "departure": ("POST", "/v1/gestores/{g}/departure", {"reason": "baja"}, 403, "not_assigned"),
+    "unassignment": ("DELETE", "/v1/accounts/{a}/gestores/{g}", None, 403, "not_assigned"),
+    "retirement": ("POST", "/v1/accounts/{a}/retire", None, 409, "account_retired"),
 }
 
 
@@ -77,8 +66,8 @@ async def test_access_ended_mid_checkout_releases_nothing(
     c, clock, admin = await frozen(make_client)
     account_id = await account_with_credential(c, admin)
     gestor_id, headers, seed = await ready_gestor(c, admin, account_id, clock.now())
-    route, status, reason = ENDINGS[ending]
-    method, path, body = route(account_id, gestor_id)
+    method, template, body, status, reason = ENDINGS[ending]
+    path = template.format(a=account_id, g=gestor_id)
 
     async def end_access() -> None:
         resp = await c.request(method, path, json=body, headers=admin)
