@@ -12,6 +12,12 @@ Vault round trips per checkout are counted from OpenBao's own audit log.
 A TOTP code is good once per gestor and time step, so each client cycles
 through its own pool of gestores: size the pool to the run (--pool).
 
+Everything shares this machine's cores, so each phase also reports the CPU time
+that each process spent per unit of work (from /proc: the service, OpenBao, the
+PostgreSQL backends of the bench database plus its WAL writer, and this load
+generator), and the rate at which the three processes other than the service
+would fill the machine on their own: no service, however fast, can beat that.
+
     .venv/bin/python bench/checkout.py --clients 16 --seconds 20 \\
         --pg-url postgresql+asyncpg://postgres@127.0.0.1:5432/bench_checkout
 """
@@ -22,6 +28,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -69,6 +76,71 @@ class Result:
     @property
     def rate(self) -> float:
         return self.checkouts / self.seconds
+
+
+class CpuMeter:
+    """CPU seconds (user + system) per process group, read from /proc between two marks."""
+
+    def __init__(self, service_pid: int, bao_pid: int, database: str | None) -> None:
+        self.pids = {"service": service_pid, "openbao": bao_pid}
+        self.database = database
+        self.start = self.read()
+
+    def read(self) -> dict[str, dict[int, float]]:
+        """Seconds per group and pid: a backend that exits meanwhile must not count negative."""
+        tick = os.sysconf("SC_CLK_TCK")
+        used = {name: {pid: _cpu_of(pid) / tick} for name, pid in self.pids.items()}
+        if self.database is not None:
+            used["postgresql"] = {pid: _cpu_of(pid) / tick for pid in self._postgres()}
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        used["load generator"] = {os.getpid(): own.ru_utime + own.ru_stime}
+        return used
+
+    def _postgres(self) -> list[int]:
+        # Backends name their database in the process title; commits also cost the WAL writer.
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                title = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if title.startswith("postgres:") and (
+                f" {self.database} " in title or "walwriter" in title
+            ):
+                found.append(int(entry))
+        return found
+
+    def per_unit(self, units: int) -> dict[str, float]:
+        """Milliseconds of CPU per unit since the last mark, by group; then a new mark."""
+        now = self.read()
+        spent = {}
+        for name, pids in now.items():
+            before = self.start.get(name, {})
+            seconds = sum(t - before.get(pid, 0.0) for pid, t in pids.items())
+            spent[name] = seconds * 1000 / max(units, 1)
+        self.start = now
+        return spent
+
+
+def _cpu_of(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def report_cpu(label: str, spent: dict[str, float], rate: float, others: list[str]) -> None:
+    parts = "  ".join(f"{name} {ms:.2f}" for name, ms in spent.items())
+    print(f"  CPU ms per {label}: {parts}")
+    floor = sum(spent[name] for name in others)
+    cores = os.cpu_count() or 1
+    print(
+        f"    at {rate:.1f}/s they use {sum(spent.values()) * rate / 1000:.2f} of {cores} cores;"
+        f" {', '.join(others)} alone would fill them at {cores * 1000 / floor:.0f}/s"
+    )
 
 
 def start_service(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -307,9 +379,15 @@ async def bench_one(label: str, database_url: str, args: argparse.Namespace, wor
             )
         pools = [gestores[i :: args.clients] for i in range(args.clients)]
         since = datetime.now(UTC)
+        database = None if label == "sqlite" else database_url.rsplit("/", 1)[1]
+        meter = CpuMeter(service.pid, bao.pid, database)
         result = await run_service_load(base, pools, args.seconds)
+        service_cpu = meter.per_unit(result.checkouts)
         trips = vault_responses(bao.audit_log_path, since)
+        started = time.perf_counter()
         direct = run_direct_vault(bao, bao.root_token, gestores, args.clients, args.seconds)
+        direct_units = round(direct * (time.perf_counter() - started))
+        direct_cpu = meter.per_unit(direct_units)
     finally:
         if service is not None:
             os.killpg(service.pid, signal.SIGTERM)
@@ -323,7 +401,11 @@ async def bench_one(label: str, database_url: str, args: argparse.Namespace, wor
         f"  service: {result.rate:8.1f} checkouts/s (+ check-in each)"
         f"  p50 {p50:.1f} ms  p99 {p99:.1f} ms"
     )
+    others = [name for name in service_cpu if name != "service"]
+    report_cpu("checkout + check-in", service_cpu, result.rate, others)
     print(f"  direct Vault (hvac, same operations): {direct:8.1f} op-sets/s")
+    direct_cpu = {k: direct_cpu[k] for k in ("openbao", "load generator")}
+    report_cpu("direct op-set", direct_cpu, direct, list(direct_cpu))
     print(f"  ratio service/direct: {result.rate / direct:.2f}")
     per = trips / result.checkouts if result.checkouts else float("nan")
     print(f"  Vault round trips per checkout (OpenBao audit log): {per:.2f}")

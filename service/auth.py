@@ -10,12 +10,12 @@ from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import Receive, Scope, Send
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.errors import Forbidden, Unauthenticated
 from service.principal import Caller, Principal
 from service.runtime import Runtime
-from service.tokens.repository import TokenRepository, token_digest
+from service.tokens.repository import authenticate, token_digest
 
 PUBLIC_PREFIXES = ("/healthz", "/readyz", "/metrics", "/schema", "/v1/public/")
 PUBLIC_PATHS = [f"^{prefix}" for prefix in PUBLIC_PREFIXES]
@@ -48,10 +48,7 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
         conn = await rt.engine.connect()
         try:
             # Every request reads the token afresh: a revocation counts at once.
-            async with AsyncSession(bind=conn) as session:
-                principal = await TokenRepository(session).authenticate(
-                    token_digest(token.strip()), rt.clock.now()
-                )
+            principal = await authenticate(conn, token_digest(token.strip()), rt.clock.now())
         except BaseException:
             await conn.close()
             raise

@@ -32,6 +32,8 @@ _EVENTS = cast(Table, AuditEvent.__table__)
 _LOCK = text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=AUDIT_LOCK_KEY)
 _HEAD = select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).limit(1)
 _INSERT = insert(_EVENTS)
+# session.info key: the transaction that already holds the chain's lock.
+_LOCKED_IN = "custodia.audit_chain_locked_in"
 
 
 @dataclass(frozen=True)
@@ -71,10 +73,23 @@ def event_dict(row: AuditEvent) -> dict[str, Any]:
     }
 
 
+async def lock_chain(session: AsyncSession) -> None:
+    """Hold the chain's lock until this transaction ends (PostgreSQL; taken once).
+
+    On SQLite every transaction already holds the database's write lock.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    transaction = session.get_transaction()
+    if transaction is not None and session.info.get(_LOCKED_IN) is transaction:
+        return
+    await session.execute(_LOCK)
+    session.info[_LOCKED_IN] = transaction
+
+
 async def append(session: AsyncSession, caller: Caller, entry: Entry, clock: Clock) -> AuditEvent:
     """Append ``entry`` as the next event of the chain, in the session's transaction."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(_LOCK)
+    await lock_chain(session)
     # Pending ORM changes go first, as the head query's autoflush used to do.
     await session.flush()
     head = (await session.execute(_HEAD)).first()

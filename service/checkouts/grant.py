@@ -139,8 +139,7 @@ async def grant(
                 f"minutes must be at most {rt.settings.checkout_max_minutes}", field="minutes"
             )
         now = rt.clock.now()
-        async with held.transaction(rt, conn) as session:
-            facts = await repository.grant_facts(session, account_id, gestor_id, now)
+        facts = await repository.grant_facts(conn, account_id, gestor_id, now)
         assert facts is not None  # the token resolved
         refused = _refusal_of(facts, account_id, now)
         if refused is not None:
@@ -196,7 +195,7 @@ async def _commit(
     if has_expired:
         # Lazy expiry of this account, in the grant's transaction, events first.
         await close_expired(session, rt.clock, now, account_id)
-    facts = await repository.grant_facts(session, account_id, gestor_id, now)
+    facts = await repository.grant_facts_in_transaction(session, account_id, gestor_id, now)
     refused = None if facts is None else _refusal_of(facts, account_id, now)
     if facts is None or refused is not None:
         why, denial = refused or ("not_assigned", Forbidden("You are no longer a gestor"))

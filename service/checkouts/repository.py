@@ -7,9 +7,10 @@ from typing import Any, cast
 
 from sqlalchemy import Row, Table, bindparam, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.db.models import Account, Assignment, Checkout, Gestor
+from service.db.reads import read_row
 from service.rotations import hooks
 
 
@@ -146,8 +147,17 @@ _CLOSE = update(_CHECKOUTS).where(_CHECKOUTS.c.id == bindparam("checkout_id"))
 
 
 async def grant_facts(
+    conn: AsyncConnection, account_id: str, gestor_id: str, now: datetime
+) -> Row[Any] | None:
+    """The facts, read outside any transaction (the checks before Vault)."""
+    params = {"account_id": account_id, "gestor_id": gestor_id, "now": now}
+    return await read_row(conn, _GRANT_FACTS, params)
+
+
+async def grant_facts_in_transaction(
     session: AsyncSession, account_id: str, gestor_id: str, now: datetime
 ) -> Row[Any] | None:
+    """The same facts re-read inside the grant's transaction, after the chain lock."""
     params = {"account_id": account_id, "gestor_id": gestor_id, "now": now}
     return cast("Row[Any] | None", (await session.execute(_GRANT_FACTS, params)).first())
 

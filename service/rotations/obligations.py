@@ -6,11 +6,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.audit.log import AUDIT_LOCK_KEY, Entry, append
+from service.audit.log import Entry, append, lock_chain
 from service.clock import Clock, rfc3339
 from service.db.models import RotationObligation
 from service.domain.rotation import (
@@ -64,8 +64,7 @@ async def audit_lock_first(session: AsyncSession) -> None:
     Every obligation change appends an audit event, which takes this lock anyway;
     taking it first means two transactions never hold them crosswise (deadlock).
     """
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
+    await lock_chain(session)
 
 
 async def locked_open(session: AsyncSession, account_id: str) -> RotationObligation | None:

@@ -9,9 +9,10 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, bindparam, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.db.models import ApiToken, Gestor
+from service.db.reads import read_row
 from service.principal import Principal, Role
 
 TOKEN_PREFIX = "cust_"  # noqa: S105 - a prefix, not a secret
@@ -77,15 +78,6 @@ class TokenRepository:
         result = await self.session.scalars(select(ApiToken).order_by(ApiToken.created_at))
         return list(result)
 
-    async def authenticate(self, digest: str, now: datetime) -> Principal | None:
-        """The principal of a live token; revoked tokens and departed gestores get None."""
-        row = (await self.session.execute(_LIVE_TOKEN, {"digest": digest, "now": now})).first()
-        if row is None:
-            return None
-        if row.departed_at is not None and row.departed_at <= now:
-            return None
-        return Principal(row.id, row.name, cast(Role, row.role), row.gestor_id)
-
     async def revoke_for_gestor(self, gestor_id: str, at: datetime) -> int:
         """Revoke every live token of a gestor from ``at``; return how many."""
         result = await self.session.execute(
@@ -95,3 +87,13 @@ class TokenRepository:
             .values(revoked_at=at)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def authenticate(conn: AsyncConnection, digest: str, now: datetime) -> Principal | None:
+    """The principal of a live token; revoked tokens and departed gestores get None."""
+    row = await read_row(conn, _LIVE_TOKEN, {"digest": digest, "now": now})
+    if row is None:
+        return None
+    if row.departed_at is not None and row.departed_at <= now:
+        return None
+    return Principal(row.id, row.name, cast(Role, row.role), row.gestor_id)
