@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option: on SQLite, a transaction that only reads begins DEFERRED.
+READ_ONLY = "custodia_read_only"
 
 
 def make_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
@@ -55,7 +57,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front: a deferred transaction that
         # read the chain head could otherwise fail instead of waiting its turn.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only transaction never upgrades, so it need not queue (WAL).
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
