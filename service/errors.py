@@ -88,3 +88,10 @@ class VaultDenied(DomainError):
 class DatabaseUnavailable(DomainError):
     status = 503
     title = "Database unavailable"
+
+
+class CredentialNotRecorded(DomainError):
+    """Vault accepted a credential version but the database failed before recording it."""
+
+    status = 503
+    title = "Credential version not recorded"

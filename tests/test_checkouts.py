@@ -108,7 +108,12 @@ async def test_full_cycle(make_client: AppFactory) -> None:
     again = await c.post(f"/v1/checkouts/{body['checkout_id']}/checkin", json={}, headers=headers)
     assert again.status_code == 409
     actions = [e.action for e in await events(c, after=before, account_id=account_id)]
-    assert actions == ["checkout.granted", "credential.written", "checkout.checked_in"]
+    assert actions == [
+        "checkout.granted",
+        "credential.write_started",
+        "credential.written",
+        "checkout.checked_in",
+    ]
     # Without further writes, the gestor cannot write once checked in.
     late = await c.put(
         f"/v1/accounts/{account_id}/credential",
@@ -430,16 +435,21 @@ async def test_audit_events_filters_and_keyset(
     assert resp.status_code == 200, resp.text
     page = resp.json()
     actions = [e["action"] for e in page["events"]]
-    assert actions == ["account.created", "credential.written", "checkout.refused"]
+    assert actions == [
+        "account.created",
+        "credential.write_started",
+        "credential.written",
+        "checkout.refused",
+    ]
     assert page["next_after_seq"] is None
     seqs = [e["seq"] for e in page["events"]]
-    assert seqs == sorted(seqs) and page["events"][2]["reason"] == "not_assigned"
-    assert page["events"][1]["details"]["version"] == 1
+    assert seqs == sorted(seqs) and page["events"][3]["reason"] == "not_assigned"
+    assert page["events"][1]["details"]["version"] == page["events"][2]["details"]["version"] == 1
     denied = await client.get(
         f"/v1/audit/events?account_id={account_id}&outcome=denied&action=checkout.refused",
         headers=admin,
     )
-    assert [e["seq"] for e in denied.json()["events"]] == [seqs[2]]
+    assert [e["seq"] for e in denied.json()["events"]] == [seqs[3]]
     first = (
         await client.get(f"/v1/audit/events?account_id={account_id}&limit=1", headers=auditor)
     ).json()
@@ -448,20 +458,20 @@ async def test_audit_events_filters_and_keyset(
         f"/v1/audit/events?account_id={account_id}&limit=2&after_seq={first['next_after_seq']}",
         headers=auditor,
     )
-    assert [e["seq"] for e in rest.json()["events"]] == seqs[1:]
-    ts = page["events"][1]["ts"]
+    assert [e["seq"] for e in rest.json()["events"]] == seqs[1:3]
+    ts = page["events"][2]["ts"]
     window = await client.get(
         "/v1/audit/events",
         params={"account_id": account_id, "since": ts, "until": "2999-01-01T00:00:00Z"},
         headers=auditor,
     )
-    assert [e["seq"] for e in window.json()["events"]] == seqs[1:]
+    assert [e["seq"] for e in window.json()["events"]] == seqs[2:]
     closed = await client.get(
         "/v1/audit/events",
-        params={"account_id": account_id, "since": ts, "until": page["events"][2]["ts"]},
+        params={"account_id": account_id, "since": ts, "until": page["events"][3]["ts"]},
         headers=auditor,
     )
-    assert [e["seq"] for e in closed.json()["events"]] == [seqs[1]]
+    assert [e["seq"] for e in closed.json()["events"]] == [seqs[2]]
     empty = await client.get(
         "/v1/audit/events",
         params={"since": "2000-01-01T00:00:00Z", "until": "2000-01-02T00:00:00Z"},
@@ -486,7 +496,7 @@ async def test_audit_events_filters_and_keyset(
     assert (await client.get("/v1/audit/events", headers=gestor)).status_code == 403
     queried = await events(client, action="audit.queried")
     mine = [json.loads(e.details) for e in queried if e.actor_role == "auditor"]
-    assert {"account_id": account_id, "after_seq": 0, "limit": 100, "count": 3} in mine
+    assert {"account_id": account_id, "after_seq": 0, "limit": 100, "count": 4} in mine
 
 
 async def test_overlong_ids_in_urls_are_refused_and_audited(

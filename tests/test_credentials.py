@@ -91,16 +91,26 @@ async def test_same_password_is_refused(
 async def test_cas_from_vault_survives_a_lost_sql_record(
     client: Client, admin: dict[str, str], auditor: dict[str, str]
 ) -> None:
-    """Vault accepted a version whose SQL transaction never happened: the next write works."""
+    """Vault holds a version SQL never recorded: the next write records it first, then works."""
     account_id = await create_account(client, admin)
     path = f"/v1/accounts/{account_id}/credential"
     assert (await client.put(path, json=body("Uno-111"), headers=admin)).status_code == 200
     vault = runtime_of(client).vault
     await vault.write_credential(account_id, {"username": "u", "password": "Dos-222"}, cas=1)
+    assert [
+        v["recorded"] for v in (await client.get(f"{path}/versions", headers=auditor)).json()
+    ] == [
+        True,
+        False,
+    ]
     third = await client.put(path, json=body("Tres-333"), headers=admin)
     assert third.status_code == 200 and third.json()["version"] == 3
     rows = (await client.get(f"{path}/versions", headers=auditor)).json()
-    assert [(v["version"], v["recorded"]) for v in rows] == [(1, True), (2, False), (3, True)]
+    assert [(v["version"], v["recorded"]) for v in rows] == [(1, True), (2, True), (3, True)]
+    # Written outside the service: no write intent names it, so nobody is named.
+    assert (rows[1]["written_by"], rows[1]["is_rotation"]) == ("unknown", False)
+    recovered = await events(client, account_id=account_id, action="credential.version_recovered")
+    assert [json.loads(e.details)["intent_seq"] for e in recovered] == [None]
     account = (await client.get(f"/v1/accounts/{account_id}", headers=admin)).json()
     assert account["credential_version"] == 3
 

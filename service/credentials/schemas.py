@@ -35,5 +35,5 @@ class VersionOut(msgspec.Struct):
     reason: str | None
     checkout_id: str | None
     is_rotation: bool | None
-    # False: Vault has the version but the SQL record of it was lost (see usecases).
+    # False: Vault has the version and SQL has not recorded it (yet): see recovery.py.
     recorded: bool

@@ -1,13 +1,18 @@
-"""Writing credential versions: Vault first (check-and-set), then the SQL record.
+"""Writing credential versions: a write intent, Vault (check-and-set), then the SQL record.
 
 Why this order, and why ``cas`` comes from Vault: Vault is the custody of record.
-If the SQL transaction fails after Vault accepted a version, Vault holds version
-N+1 that SQL does not know about. The next write reads the current version from
-Vault, so its check-and-set is N+1 and it succeeds as N+2; deriving ``cas`` from
-the SQL row would instead fail forever with a conflict. The lost version shows in
-the versions list as ``recorded: false`` (read from Vault metadata), so the gap is
-visible rather than silent. Two concurrent writers both read N and both send
-cas=N; Vault accepts one and the other gets 409, never a silent overwrite.
+Before Vault is touched, a ``credential.write_started`` event (the write intent:
+account, expected version, actor, checkout, reason; no secret) is committed; if
+that commit fails nothing reaches Vault (fail closed). If the SQL transaction
+after the Vault write fails (or the process dies), Vault holds version N+1 that
+SQL does not know about: the caller gets a 503 naming the version, and
+``service.credentials.recovery`` records it from the intent, at the start of
+the account's next write (before its check-and-set, so the record stays
+complete) or in the periodic recovery round. ``cas`` is read from Vault, so the
+next write succeeds as N+2; deriving it from SQL would fail forever. Two
+concurrent writers both read N and both send cas=N; Vault accepts one and the
+other gets 409, never a silent overwrite. A writer whose version was recovered
+by someone else meanwhile replaces the recovered record with its own facts.
 
 The current version is read from KV metadata, never the secret: the service does
 not pull a password out of Vault outside a checkout (``custodia audit reconcile``
@@ -29,14 +34,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.repository import AccountRepository
 from service.accounts.usecases import profile_of_row
 from service.audit.log import Entry, append
 from service.checkouts.repository import CheckoutRepository
-from service.credentials.schemas import CredentialIn, VersionOut
+from service.credentials import intents
+from service.credentials.recovery import recover_account
+from service.credentials.schemas import CredentialIn
+from service.credentials.versions import list_versions as list_versions  # the controller's
 from service.db.models import Account, CredentialVersion
 from service.domain.accounts import ensure_may_hold_credential
 from service.domain.contact import validate_email, validate_phone
@@ -44,6 +52,7 @@ from service.domain.masking import mask_email, mask_phone
 from service.domain.totp import validate_seed
 from service.errors import (
     Conflict,
+    CredentialNotRecorded,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -53,7 +62,6 @@ from service.errors import (
 )
 from service.principal import Caller
 from service.rotations import hooks
-from service.rotations.obligations import as_utc
 from service.runtime import Runtime
 from service.vault import SecretVersion, Vault
 
@@ -120,6 +128,8 @@ async def write_credential(
     fp = await rt.vault.fingerprint(secret["password"])
     # Metadata before fingerprints: a fingerprint for a newer version seen here is harmless.
     versions = await rt.vault.credential_versions(account_id)
+    # A version an earlier write left unrecorded is recorded first; failing here fails the write.
+    await recover_account(rt, account_id, Caller(None, caller.request_id, caller.ip), versions)
     current = max(versions, default=0)
     differs: bool | None = None  # None: no previous version, or its fingerprint is unknown
     if current:
@@ -131,6 +141,16 @@ async def write_credential(
                     "password must differ from the current version's password",
                     field="password",
                 )
+    reason = cred.reason or reason
+    intent_seq = await intents.started(
+        rt,
+        caller,
+        account_id,
+        version=current + 1,
+        checkout_id=checkout_id,
+        reason=reason,
+        fields=list(secret),
+    )
     try:
         version = await rt.vault.write_credential(account_id, secret, cas=current)
     except VaultConflict:
@@ -142,28 +162,48 @@ async def write_credential(
                 account_id=account_id,
                 subject=f"account:{account_id}",
                 reason="cas_conflict",
+                details={"intent_seq": intent_seq},
             ),
         )
         raise
+    except (VaultUnavailable, VaultDenied) as exc:
+        await intents.vault_failed(rt, caller, account_id, intent_seq, exc)
+        raise
     recorded = await _keep_fingerprint(rt, account_id, version.version, fp)
-    async with rt.transaction() as session:
-        await _record(
-            rt,
-            session,
-            caller,
-            account_id,
-            version,
-            secret,
-            reason=cred.reason or reason,
-            checkout_id=checkout_id,
-            rotation=differs is True,
-            fingerprints={
-                **({"fingerprint_missing": True} if current and differs is None else {}),
-                **({} if recorded else {"fingerprint_not_recorded": True}),
-            },
+    try:
+        async with rt.transaction() as session:
+            await _record(
+                rt,
+                session,
+                caller,
+                account_id,
+                version,
+                secret,
+                reason=reason,
+                checkout_id=checkout_id,
+                rotation=differs is True,
+                details={
+                    "intent_seq": intent_seq,
+                    **({"fingerprint_missing": True} if current and differs is None else {}),
+                    **({} if recorded else {"fingerprint_not_recorded": True}),
+                },
+            )
+            if also is not None:
+                await also(session, version)
+    except SQLAlchemyError as exc:
+        log.error(
+            "credential_not_recorded",
+            account_id=account_id,
+            version=version.version,
+            intent_seq=intent_seq,
+            error_type=type(exc).__name__,
         )
-        if also is not None:
-            await also(session, version)
+        raise CredentialNotRecorded(
+            f"Vault holds credential version {version.version}, but the database failed "
+            "before recording it; the service will record it from the write intent. "
+            "Do not send it again: it is already the current version.",
+            version=version.version,
+        ) from None
     return version
 
 
@@ -198,24 +238,26 @@ async def _record(
     reason: str,
     checkout_id: str | None,
     rotation: bool,
-    fingerprints: dict[str, bool],
+    details: dict[str, Any],
 ) -> None:
-    session.add(
-        CredentialVersion(
-            account_id=account_id,
-            version=version.version,
-            created_time=version.created_time,
-            written_by=caller.actor,
-            written_by_role=caller.role or "system",
-            reason=reason,
-            checkout_id=checkout_id,
-            is_rotation=rotation,
-        )
-    )
+    # The account row first: recovery takes it too, so only one of us records the version.
     account = await AccountRepository(session).get(account_id, lock=True)
     assert account is not None  # accounts are never deleted
+    row = await session.get(CredentialVersion, (account_id, version.version))
+    if row is None:
+        row = CredentialVersion(account_id=account_id, version=version.version)
+        session.add(row)
+    else:
+        # Recovered while this write was between Vault and here: the writer knows better.
+        details = {**details, "replaces_recovered": True}
+    row.created_time = version.created_time
+    row.written_by = caller.actor
+    row.written_by_role = caller.role or "system"
+    row.reason = reason
+    row.checkout_id = checkout_id
+    row.is_rotation = rotation
     # Concurrent writers may commit out of order: the row keeps the newest facts.
-    if account.credential_version is None or version.version > account.credential_version:
+    if account.credential_version is None or version.version >= account.credential_version:
         account.credential_version = version.version
         account.credential_created_time = version.created_time
         account.two_factor_method = "totp" if "totp_secret" in secret else None
@@ -237,7 +279,7 @@ async def _record(
                 "is_rotation": rotation,
                 # Which fields the version has, never their values.
                 "fields": sorted(secret),
-                **fingerprints,
+                **details,
             },
         ),
         rt.clock,
@@ -250,38 +292,3 @@ async def _record(
         version=version,
         password_changed=rotation,
     )
-
-
-async def list_versions(rt: Runtime, account_id: str) -> list[VersionOut]:
-    """SQL's record of each version, plus any version Vault has that SQL lost."""
-    async with rt.sessions() as session:
-        if await AccountRepository(session).get(account_id) is None:
-            raise NotFound(f"No account with id {account_id}")
-        rows = list(
-            await session.scalars(
-                select(CredentialVersion)
-                .where(CredentialVersion.account_id == account_id)
-                .order_by(CredentialVersion.version)
-            )
-        )
-    out = {
-        r.version: VersionOut(
-            r.version,
-            as_utc(r.created_time),
-            r.written_by,
-            r.written_by_role,
-            r.reason,
-            r.checkout_id,
-            r.is_rotation,
-            True,
-        )
-        for r in rows
-    }
-    try:
-        in_vault = await rt.vault.credential_versions(account_id)
-    except VaultUnavailable:
-        in_vault = {}  # SQL's record still answers while Vault is away
-    for number, meta in in_vault.items():
-        if number not in out:
-            out[number] = VersionOut(number, meta.created_time, None, None, None, None, None, False)
-    return [out[n] for n in sorted(out)]
