@@ -71,6 +71,14 @@ class VaultUnavailable(DomainError):
     title = "Vault unavailable"
 
 
+class VaultMisconfigured(VaultUnavailable):
+    """Vault lacks a mount or key the service relies on, or rejected a request as invalid."""
+
+    # A VaultUnavailable, so every caller that tolerates Vault being away tolerates this too.
+
+    title = "Vault is not set up for this service"
+
+
 class VaultConflict(DomainError):
     """A check-and-set write lost the race against another writer."""
 

@@ -1,18 +1,16 @@
 """The Vault/OpenBao adapter: the only module that imports hvac.
 
 hvac is synchronous, so every call runs in a worker thread bounded by a
-capacity limiter, over a connection pool as large as the limiter. hvac and
-requests errors become the service's own errors; nothing here ever puts a
-secret into an exception message.
+capacity limiter, over a connection pool as large as the limiter. Every call
+goes through ``Vault._call``, where any hvac or requests error becomes one of
+the service's own errors (``_translate``); none ever quotes a secret, a token,
+the request or Vault's answer.
 """
 
 from __future__ import annotations
 
 import base64
-import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -24,31 +22,88 @@ import requests
 import structlog
 from requests.adapters import HTTPAdapter
 
-from service.errors import VaultConflict, VaultDenied, VaultUnavailable
+from service.errors import (
+    DomainError,
+    VaultConflict,
+    VaultDenied,
+    VaultMisconfigured,
+    VaultUnavailable,
+)
 from service.settings import Settings
+from service.vault_records import KvRecords
+from service.vault_types import SecretVersion, VaultHealth, VaultOp, parse_time, secret_version
+
+__all__ = ["CHECKOUT_TOKEN_TTL", "SecretVersion", "Vault", "VaultHealth", "VaultOp"]
 
 T = TypeVar("T")
 log = structlog.get_logger("custodia.vault")
 
 CHECKOUT_TOKEN_TTL = "60s"  # noqa: S105 - a duration
+SETUP_HINT = "check the Vault settings and run `custodia vault-bootstrap`"
+
+# What a call into hvac can raise on Vault's behalf: every other exception is a bug.
+_RAW = (hvac_errors.VaultError, requests.RequestException)
 
 
-@dataclass(frozen=True)
-class SecretVersion:
-    """A KV v2 version as Vault recorded it."""
-
-    version: int
-    created_time: datetime
+def _says(exc: Exception, text: str) -> bool:
+    """Whether Vault's own error strings (not the URL or body) contain ``text``."""
+    errors = getattr(exc, "errors", None) or []
+    return text in " ".join(map(str, errors if isinstance(errors, list) else [errors])).lower()
 
 
-@dataclass(frozen=True)
-class VaultHealth:
-    ok: bool
-    detail: str
+def _expect_json(call: Callable[[], T]) -> T:
+    """The call's answer; a 200 whose body is not JSON (say, a proxy's page) raises."""
+    result = call()
+    # hvac hands back the raw response when a 200 is not JSON; 204s are fine.
+    if isinstance(result, requests.Response) and result.status_code == 200:
+        raise requests.exceptions.InvalidJSONError("a 200 without JSON")
+    return result
 
 
-class Vault:
+def _translate(exc: Exception, op: VaultOp) -> DomainError:
+    """The service's own error for a failed Vault call, worded from ``op`` alone."""
+    if isinstance(exc, requests.Timeout):
+        return VaultUnavailable(f"Vault did not answer in time ({op})")
+    if isinstance(exc, requests.exceptions.InvalidJSONError):
+        return VaultUnavailable(f"Vault's answer was not JSON; a proxy in the way? ({op})")
+    if isinstance(exc, requests.RequestException):
+        return VaultUnavailable(f"Vault is unreachable ({op})")
+    if isinstance(exc, hvac_errors.VaultDown):
+        return VaultUnavailable(f"Vault is sealed or on standby ({op})")
+    if isinstance(exc, hvac_errors.VaultNotInitialized):
+        return VaultUnavailable(f"Vault is not initialised ({op})")
+    if isinstance(exc, hvac_errors.RateLimitExceeded):
+        return VaultUnavailable(f"Vault is rate-limiting the service; retry later ({op})")
+    if isinstance(exc, hvac_errors.Forbidden | hvac_errors.Unauthorized) or (
+        op.auth and isinstance(exc, hvac_errors.InvalidRequest)
+    ):
+        return VaultDenied(
+            f"Vault denied {op.action} ({op.target}); check the service's token, AppRole and policy"
+        )
+    if isinstance(exc, hvac_errors.InvalidRequest) and _says(exc, "check-and-set"):
+        return VaultConflict(f"Another version was written first; read and retry ({op})")
+    # A 404 names a missing key or path ("no handler for route": its mount); transit
+    # answers a missing key with a 400 "... key not found".
+    if isinstance(exc, hvac_errors.InvalidPath) or (
+        isinstance(exc, hvac_errors.InvalidRequest) and _says(exc, "key not found")
+    ):
+        return VaultMisconfigured(f"Vault has no {op.target} ({op.action}); {SETUP_HINT}")
+    if isinstance(
+        exc,
+        hvac_errors.InvalidRequest
+        | hvac_errors.ParamValidationError
+        | hvac_errors.UnsupportedOperation
+        | hvac_errors.PreconditionFailed,
+    ):
+        return VaultMisconfigured(f"Vault rejected the request as invalid ({op}); {SETUP_HINT}")
+    # InternalServerError, BadGateway, UnexpectedError and any later hvac error.
+    return VaultUnavailable(f"Vault answered with a server error ({op})")
+
+
+class Vault(KvRecords):
     """Async facade over the KV v2, transit and token APIs the service uses."""
+
+    FINGERPRINT_KEY = "custodia-fingerprint"
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -73,66 +128,75 @@ class Vault:
 
     # -- plumbing ---------------------------------------------------------
 
-    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def _call(self, op: VaultOp, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one hvac call in a worker thread; any failure leaves as a DomainError."""
+        call = partial(_expect_json, partial(fn, *args, **kwargs))
         try:
-            return await anyio.to_thread.run_sync(
-                partial(fn, *args, **kwargs), limiter=self._limiter
+            try:
+                return await anyio.to_thread.run_sync(call, limiter=self._limiter)
+            except hvac_errors.Forbidden:
+                if op.auth or not self._settings.vault_role_id:
+                    raise
+            # A Forbidden under AppRole usually means the token expired while Vault
+            # was away: log in again once and retry.
+            await self.login()
+            return await anyio.to_thread.run_sync(call, limiter=self._limiter)
+        except _RAW as exc:
+            error = _translate(exc, op)
+            # Types only: Vault's text and hvac's message can quote what was sent.
+            log.warning(
+                "vault_call_failed",
+                action=op.action,
+                error_type=type(exc).__name__,
+                outcome=type(error).__name__,
             )
-        except hvac_errors.Forbidden:
-            if not self._settings.vault_role_id:
-                raise VaultDenied("Vault refused the service's token") from None
-        except (requests.ConnectionError, requests.Timeout):
-            raise VaultUnavailable("Vault is unreachable") from None
-        except hvac_errors.VaultDown:
-            raise VaultUnavailable("Vault is sealed") from None
-        except (hvac_errors.InternalServerError, hvac_errors.BadGateway):
-            raise VaultUnavailable("Vault answered with a server error") from None
-        except hvac_errors.InvalidPath:
-            raise
-        except hvac_errors.InvalidRequest as exc:
-            if "check-and-set" in str(exc):
-                raise VaultConflict(
-                    "Another credential version was written first; read and retry"
-                ) from None
-            raise VaultUnavailable("Vault rejected the request") from None
-        except hvac_errors.VaultError:
-            raise VaultUnavailable("Vault answered unexpectedly") from None
-        # A Forbidden under AppRole usually means the token expired while Vault
-        # was away: log in again once and retry.
-        await self.login()
-        try:
-            return await anyio.to_thread.run_sync(
-                partial(fn, *args, **kwargs), limiter=self._limiter
-            )
-        except hvac_errors.Forbidden:
-            raise VaultDenied("Vault refused the service's token") from None
+            raise error from None
 
-    async def login(self) -> None:
-        """Authenticate with AppRole, when configured; a static token needs nothing."""
+    async def _find(self, op: VaultOp, fn: Callable[..., T], **kwargs: Any) -> T | None:
+        """As ``_call``, but a KV path that holds nothing is None, not an error."""
+
+        def absent_is_none() -> T | None:
+            try:
+                return fn(**kwargs)
+            except hvac_errors.InvalidPath as exc:
+                if _says(exc, "no handler for route"):
+                    raise  # the mount itself is missing: a setup error
+                return None
+
+        return await self._call(op, absent_is_none)
+
+    def _kv_op(self, action: str, path: str) -> VaultOp:
+        return VaultOp(action, f"KV path '{self._kv}/{path}'")
+
+    def _transit_op(self, action: str, key: str) -> VaultOp:
+        return VaultOp(action, f"transit key '{key}' on mount '{self._transit}'")
+
+    async def login(self) -> int | None:
+        """Log in with AppRole, when configured: the new token's TTL (a static token: None)."""
         if not self._settings.vault_role_id:
-            return
-
-        def _login() -> None:
-            self._client.auth.approle.login(
-                role_id=self._settings.vault_role_id, secret_id=self._settings.vault_secret_id
-            )
-
-        try:
-            await anyio.to_thread.run_sync(_login, limiter=self._limiter)
-        except (requests.ConnectionError, requests.Timeout, hvac_errors.VaultDown):
-            raise VaultUnavailable("Vault is unreachable or sealed") from None
-        except hvac_errors.VaultError:
-            raise VaultDenied("AppRole login was refused") from None
+            return None
+        resp = await self._call(
+            VaultOp("logging in", "AppRole role", auth=True),
+            self._client.auth.approle.login,
+            role_id=self._settings.vault_role_id,
+            secret_id=self._settings.vault_secret_id,
+        )
+        return int(resp["auth"]["lease_duration"])
 
     async def renew_token(self) -> int:
         """Renew the service token; return seconds until it should be renewed again."""
-        try:
-            info = await self._call(self._client.auth.token.renew_self)
-            ttl = int(info["auth"]["lease_duration"])
-        except (VaultDenied, hvac_errors.InvalidRequest):
-            # Not renewable (a root or periodic token) or past max TTL: log in anew.
-            await self.login()
-            ttl = 3600
+
+        def renew() -> dict[str, Any] | None:
+            try:
+                info: dict[str, Any] = self._client.auth.token.renew_self()
+            except hvac_errors.InvalidRequest:
+                # OpenBao's 400 "lease is not renewable": a root or non-renewable token.
+                return None
+            return info
+
+        # An expired or revoked token is a Forbidden: _call logs in again and retries.
+        info = await self._call(VaultOp("renewing the service token", "auth/token"), renew)
+        ttl = int(info["auth"]["lease_duration"]) if info else await self.login()
         return max(ttl // 2, 5) if ttl else 3600
 
     async def close(self) -> None:
@@ -143,19 +207,59 @@ class Vault:
     async def health(self) -> VaultHealth:
         """Reachable, initialised and unsealed, or what is wrong."""
 
-        def _read() -> Any:
-            return self._client.sys.read_health_status(method="GET", standby_ok=True)
+        def _read() -> dict[str, Any]:
+            status = self._client.sys.read_health_status(method="GET", standby_ok=True)
+            body: dict[str, Any] = status if isinstance(status, dict) else status.json()
+            return body
 
         try:
-            status = await anyio.to_thread.run_sync(_read, limiter=self._limiter)
+            body = await anyio.to_thread.run_sync(_read, limiter=self._limiter)
         except (requests.ConnectionError, requests.Timeout):
             return VaultHealth(False, "vault unreachable")
-        body: dict[str, Any] = status if isinstance(status, dict) else status.json()
+        except _RAW:  # e.g. a proxy's HTML page where JSON was due
+            return VaultHealth(False, "vault answered unexpectedly")
         if body.get("sealed"):
             return VaultHealth(False, "vault sealed")
         if not body.get("initialized", True):
             return VaultHealth(False, "vault not initialised")
         return VaultHealth(True, "ok")
+
+    # -- KV v2 primitives (service.vault_records builds on them) ------------
+
+    async def read_kv(
+        self, path: str, action: str, client: hvac.Client | None = None
+    ) -> tuple[dict[str, Any], SecretVersion] | None:
+        resp = await self._find(
+            self._kv_op(action, path),
+            (client or self._client).secrets.kv.v2.read_secret_version,
+            path=path,
+            mount_point=self._kv,
+            raise_on_deleted_version=True,
+        )
+        if resp is None:
+            return None
+        return resp["data"]["data"], secret_version(resp["data"]["metadata"])
+
+    async def write_kv(
+        self, path: str, data: dict[str, Any], cas: int | None, action: str
+    ) -> SecretVersion:
+        resp = await self._call(
+            self._kv_op(action, path),
+            self._client.secrets.kv.v2.create_or_update_secret,
+            path=path,
+            secret=data,
+            cas=cas,
+            mount_point=self._kv,
+        )
+        return secret_version(resp["data"])
+
+    async def destroy_kv(self, path: str, action: str) -> None:
+        await self._find(
+            self._kv_op(action, path),
+            self._client.secrets.kv.v2.delete_metadata_and_all_versions,
+            path=path,
+            mount_point=self._kv,
+        )
 
     # -- account credentials ---------------------------------------------
 
@@ -163,27 +267,21 @@ class Vault:
         self, account_id: str, data: dict[str, Any], cas: int
     ) -> SecretVersion:
         """Write a new version with check-and-set: ``cas`` is the version we saw (0: none)."""
-        resp = await self._call(
-            self._client.secrets.kv.v2.create_or_update_secret,
-            path=f"accounts/{account_id}",
-            secret=data,
-            cas=cas,
-            mount_point=self._kv,
-        )
-        return _version(resp["data"])
+        return await self.write_kv(f"accounts/{account_id}", data, cas, "writing a credential")
 
     async def credential_versions(self, account_id: str) -> dict[int, SecretVersion]:
         """KV v2 metadata: every version's Vault ``created_time``."""
-        try:
-            resp = await self._call(
-                self._client.secrets.kv.v2.read_secret_metadata,
-                path=f"accounts/{account_id}",
-                mount_point=self._kv,
-            )
-        except hvac_errors.InvalidPath:
+        path = f"accounts/{account_id}"
+        resp = await self._find(
+            self._kv_op("reading credential versions", path),
+            self._client.secrets.kv.v2.read_secret_metadata,
+            path=path,
+            mount_point=self._kv,
+        )
+        if resp is None:
             return {}
         return {
-            int(number): SecretVersion(int(number), _parse_time(meta["created_time"]))
+            int(number): SecretVersion(int(number), parse_time(meta["created_time"]))
             for number, meta in resp["data"]["versions"].items()
         }
 
@@ -194,9 +292,11 @@ class Vault:
 
         OpenBao's own audit device then records whom each read was for.
         """
+        role = self._settings.vault_checkout_role
         created = await self._call(
+            VaultOp("creating a checkout token", f"token role '{role}'"),
             self._client.auth.token.create,
-            role_name=self._settings.vault_checkout_role,
+            role_name=role,
             meta=metadata,
             num_uses=1,
             ttl=CHECKOUT_TOKEN_TTL,
@@ -204,72 +304,23 @@ class Vault:
             display_name=f"checkout-{metadata.get('checkout_id', '')}",
         )
         child = self._new_client(created["auth"]["client_token"])
-        return await self._read_kv(child, f"accounts/{account_id}", None)
+        return await self.read_kv(f"accounts/{account_id}", "reading for a checkout", child)
 
     async def destroy_credential(self, account_id: str) -> None:
         """Remove every version and the metadata: the account left custody."""
         # Fingerprints first: losing them early costs nothing but one comparison.
         await self.destroy_fingerprints(account_id)
-        try:
-            await self._call(
-                self._client.secrets.kv.v2.delete_metadata_and_all_versions,
-                path=f"accounts/{account_id}",
-                mount_point=self._kv,
-            )
-        except hvac_errors.InvalidPath:
-            return
-
-    # -- gestor TOTP seeds -----------------------------------------------
-
-    async def put_totp_seed(self, gestor_id: str, seed: str) -> None:
-        await self._call(
-            self._client.secrets.kv.v2.create_or_update_secret,
-            path=f"gestores/{gestor_id}/totp",
-            secret={"seed": seed},
-            mount_point=self._kv,
-        )
-
-    async def get_totp_seed(self, gestor_id: str) -> str | None:
-        found = await self._read_kv(self._client, f"gestores/{gestor_id}/totp", None)
-        return None if found is None else str(found[0]["seed"])
-
-    async def destroy_totp_seed(self, gestor_id: str) -> None:
-        try:
-            await self._call(
-                self._client.secrets.kv.v2.delete_metadata_and_all_versions,
-                path=f"gestores/{gestor_id}/totp",
-                mount_point=self._kv,
-            )
-        except hvac_errors.InvalidPath:
-            return
-
-    # -- service secrets ---------------------------------------------------
-
-    async def webhook_secret(self) -> bytes:
-        """The HMAC key for webhook signatures, made on first use."""
-        found = await self._read_kv(self._client, "service/webhook", None)
-        if found is not None:
-            return base64.b64decode(found[0]["hmac_key"])
-        key = secrets.token_bytes(32)
-        try:
-            await self._call(
-                self._client.secrets.kv.v2.create_or_update_secret,
-                path="service/webhook",
-                secret={"hmac_key": base64.b64encode(key).decode()},
-                cas=0,
-                mount_point=self._kv,
-            )
-        except VaultConflict:
-            return await self.webhook_secret()
-        return key
+        await self.destroy_kv(f"accounts/{account_id}", "destroying a credential")
 
     # -- transit signing ---------------------------------------------------
 
     async def sign(self, message: bytes) -> tuple[str, int]:
         """Ed25519-sign ``message``; return (base64 raw signature, key version)."""
+        key = self._settings.vault_audit_key
         resp = await self._call(
+            self._transit_op("signing an audit checkpoint", key),
             self._client.secrets.transit.sign_data,
-            name=self._settings.vault_audit_key,
+            name=key,
             hash_input=base64.b64encode(message).decode(),
             mount_point=self._transit,
         )
@@ -278,9 +329,11 @@ class Vault:
 
     async def public_keys(self) -> dict[int, bytes]:
         """Raw 32-byte Ed25519 public keys of the audit key, by version."""
+        key = self._settings.vault_audit_key
         resp = await self._call(
+            self._transit_op("reading the audit public keys", key),
             self._client.secrets.transit.read_key,
-            name=self._settings.vault_audit_key,
+            name=key,
             mount_point=self._transit,
         )
         return {
@@ -288,31 +341,12 @@ class Vault:
             for number, entry in resp["data"]["keys"].items()
         }
 
-    # -- internals ---------------------------------------------------------
-
-    async def _read_kv(
-        self, client: hvac.Client, path: str, version: int | None
-    ) -> tuple[dict[str, Any], SecretVersion] | None:
-        try:
-            resp = await self._call(
-                client.secrets.kv.v2.read_secret_version,
-                path=path,
-                version=version,
-                mount_point=self._kv,
-                raise_on_deleted_version=True,
-            )
-        except hvac_errors.InvalidPath:
-            return None
-        return resp["data"]["data"], _version(resp["data"]["metadata"])
-
     # -- password fingerprints ---------------------------------------------
-
-    FINGERPRINT_KEY = "custodia-fingerprint"
-    FINGERPRINTS_KEPT = 10  # only the current version's is ever compared
 
     async def fingerprint(self, value: str, key_version: int | None = None) -> str:
         """Transit HMAC-SHA256 of ``value``: ``vault:v<key version>:<base64>``."""
         resp = await self._call(
+            self._transit_op("fingerprinting a password", self.FINGERPRINT_KEY),
             self._client.secrets.transit.generate_hmac,
             name=self.FINGERPRINT_KEY,
             hash_input=base64.b64encode(value.encode()).decode(),
@@ -320,55 +354,3 @@ class Vault:
             mount_point=self._transit,
         )
         return str(resp["data"]["hmac"])
-
-    async def read_fingerprints(self, account_id: str) -> dict[int, str]:
-        """The fingerprints kept for an account's credential versions, by version."""
-        return (await self._fingerprint_map(account_id))[0]
-
-    async def write_fingerprint(self, account_id: str, version: int, fp: str) -> None:
-        """Add one version's fingerprint; check-and-set so concurrent writers both land."""
-        for _ in range(5):
-            current, cas = await self._fingerprint_map(account_id)
-            kept = {**current, version: fp}
-            newest = sorted(kept)[-self.FINGERPRINTS_KEPT :]
-            try:
-                await self._call(
-                    self._client.secrets.kv.v2.create_or_update_secret,
-                    path=f"fingerprints/{account_id}",
-                    secret={str(n): kept[n] for n in newest},
-                    cas=cas,
-                    mount_point=self._kv,
-                )
-                return
-            except VaultConflict:
-                continue
-        raise VaultConflict("The fingerprint map kept changing; not recorded")
-
-    async def destroy_fingerprints(self, account_id: str) -> None:
-        """Drop every fingerprint of an account, with their history."""
-        try:
-            await self._call(
-                self._client.secrets.kv.v2.delete_metadata_and_all_versions,
-                path=f"fingerprints/{account_id}",
-                mount_point=self._kv,
-            )
-        except hvac_errors.InvalidPath:
-            return
-
-    async def _fingerprint_map(self, account_id: str) -> tuple[dict[int, str], int]:
-        """The map and its KV version (0: none yet), for check-and-set."""
-        found = await self._read_kv(self._client, f"fingerprints/{account_id}", None)
-        if found is None:
-            return {}, 0
-        return {int(n): str(fp) for n, fp in found[0].items()}, found[1].version
-
-
-def _version(meta: dict[str, Any]) -> SecretVersion:
-    return SecretVersion(int(meta["version"]), _parse_time(meta["created_time"]))
-
-
-def _parse_time(value: str) -> datetime:
-    """Vault's RFC 3339 with nanoseconds, cut to the microseconds Python keeps."""
-    head, _, frac = value.rstrip("Z").partition(".")
-    micro = (frac + "000000")[:6]
-    return datetime.fromisoformat(f"{head}.{micro}").replace(tzinfo=UTC)
