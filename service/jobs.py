@@ -5,6 +5,7 @@ from __future__ import annotations
 from service.audit.checkpoints import checkpoint_round
 from service.background import Periodic
 from service.checkouts.expiry import expiry_round
+from service.credentials.handback import hand_back_round
 from service.rotations import periodic as rotations
 from service.runtime import Runtime
 
@@ -22,4 +23,5 @@ def default_jobs() -> list[Periodic]:
         Periodic("webhook-delivery", rotations.webhook_round),
         Periodic("departure-seed-retry", rotations.seed_retry_round),
         Periodic("checkout-expiry", expiry_round),
+        Periodic("hand-back", hand_back_round),
     ]

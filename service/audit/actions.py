@@ -18,6 +18,8 @@ ACTIONS: frozenset[str] = frozenset(
         "checkout.force_closed",
         "checkout.granted",
         "checkout.refused",
+        "credential.destroyed",
+        "credential.handed_back",
         "credential.version_recovered",
         "credential.write_conflict",
         "credential.write_failed",

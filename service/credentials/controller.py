@@ -1,13 +1,14 @@
-"""HTTP: writing a credential version and listing versions (never secrets)."""
+"""HTTP: writing a credential version, listing versions (never secrets), handing it back."""
 
 from __future__ import annotations
 
-from litestar import Controller, get, put
+import msgspec
+from litestar import Controller, get, post, put
 from litestar.params import FromPath, JSONBody
 
 from service.auth import CallerDep, Rt, allow
-from service.credentials import usecases
-from service.credentials.schemas import CredentialIn, VersionOut, WrittenVersion
+from service.credentials import handback, usecases
+from service.credentials.schemas import CredentialIn, HandBackOut, VersionOut, WrittenVersion
 from service.problems import errors
 
 
@@ -37,3 +38,15 @@ class CredentialController(Controller):
     )
     async def versions(self, rt: Rt, account_id: FromPath[str]) -> list[VersionOut]:
         return await usecases.list_versions(rt, account_id)
+
+    @post(
+        "/{account_id:str}/credential/hand-back",
+        summary="Hand back the credential of an account that left custody (Décima novena); "
+        "idempotent",
+        guards=[allow("admin")],
+        status_code=200,
+        responses=errors(404, 409, 503),
+    )
+    async def hand_back(self, rt: Rt, caller: CallerDep, account_id: FromPath[str]) -> HandBackOut:
+        view = await handback.hand_back(rt, caller, account_id)
+        return msgspec.convert(view, HandBackOut)

@@ -37,3 +37,20 @@ class VersionOut(msgspec.Struct):
     is_rotation: bool | None
     # False: Vault has the version and SQL has not recorded it (yet): see recovery.py.
     recorded: bool
+
+
+class HandBackOut(msgspec.Struct):
+    """A credential handed back when its account left custody (Décima novena); no secret."""
+
+    account_id: str
+    handed_back_at: str
+    handed_back_by: str | None
+    # term_ended or not_managed_by_area
+    reason: str | None
+    last_version: int | None
+    versions_kept: int | None
+    checkouts_closed: list[str]
+    numerals: list[str]
+    # False until Vault has destroyed every version (retried by the hand-back job).
+    vault_destroyed: bool
+    vault_destroyed_at: str | None

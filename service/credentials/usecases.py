@@ -42,6 +42,7 @@ from service.accounts.usecases import profile_of_row
 from service.audit.log import Entry, append
 from service.checkouts.repository import CheckoutRepository
 from service.credentials import intents
+from service.credentials.handback import ensure_not_handed_back
 from service.credentials.recovery import recover_account
 from service.credentials.schemas import CredentialIn
 from service.credentials.versions import list_versions as list_versions  # the controller's
@@ -125,6 +126,9 @@ async def write_credential(
     if account.retired_at is not None:
         raise Conflict("The account is retired; its credential can no longer change")
     ensure_may_hold_credential(profile_of_row(account), rt.clock.now())
+    if account.credential_version is None:
+        # No current version: a first credential, or one handed back (Décima novena).
+        await ensure_not_handed_back(rt, account_id)
     fp = await rt.vault.fingerprint(secret["password"])
     # Metadata before fingerprints: a fingerprint for a newer version seen here is harmless.
     versions = await rt.vault.credential_versions(account_id)

@@ -1,0 +1,251 @@
+"""Handing a credential back when its account leaves custody (Segunda III, Décima novena).
+
+Order matters, as in a departure. One SQL transaction first: open checkouts of
+the account close (``left_custody``), the account stops holding a credential
+(``credential_version`` NULL, so the checkout grant refuses with
+``no_credential`` even before it looks at the term), its version history stays,
+and ``credential.handed_back`` is appended. Custody has ended from that commit,
+even while Vault is down. Then Vault destroys every version and the metadata;
+``credential.destroyed`` (``ok``) records it once. Until that event exists the
+hand-back is the open marker: the ``hand-back`` job retries the destroy every
+round, and a repeated call to the endpoint does it at once.
+
+Safe across replicas: the account row is locked before it is read (the job
+skips rows another replica holds), and a hand-back or destroy event is written
+only after re-reading, under that lock, that it is still owed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import structlog
+
+from service.accounts.usecases import profile_of_row
+from service.audit.log import Entry, append
+from service.checkouts.expiry import close_expired
+from service.credentials import handback_queries as queries
+from service.db.models import Account
+from service.domain.custody import (
+    DESTROYED,
+    HANDED_BACK,
+    NUMERALS,
+    HandBack,
+    latest_hand_back,
+    leave_reason,
+    leaving_custody,
+)
+from service.errors import Conflict, NotFound, VaultDenied, VaultUnavailable
+from service.principal import SYSTEM, Caller
+from service.rotations.access import force_close_checkouts
+from service.rotations.obligations import audit_lock_first
+from service.runtime import Runtime
+
+log = structlog.get_logger("custodia.credentials")
+
+ROUND_SECONDS = 300.0
+CLOSE_REASON = "left_custody"
+
+Left = Literal["missing", "empty", "may_hold", "handed_back"]
+
+
+async def hand_back(rt: Runtime, caller: Caller, account_id: str) -> dict[str, Any]:
+    """Endpoint: hand the credential back now, or answer the hand-back already recorded."""
+    left = await leave_custody(rt, caller, account_id)
+    if left == "missing":
+        raise NotFound(f"No account with id {account_id}")
+    if left == "may_hold":
+        raise Conflict(
+            "This account may still be held in custody (an official account, or a "
+            "personal one an área administers while its owner holds office, Décima "
+            "novena): there is nothing to hand back",
+            numerals=["Décima novena"],
+        )
+    state = await _state(rt, account_id)
+    if state is None:
+        raise Conflict("The account has no credential in custody: there is nothing to hand back")
+    if state.destroy_pending:
+        try:
+            await destroy(rt, caller, account_id)
+        except (VaultUnavailable, VaultDenied):
+            raise VaultUnavailable(
+                "The account has left custody (checkouts closed, no credential to check "
+                "out), but its credential could not be destroyed in Vault yet; repeat the "
+                "call, or the periodic job will finish",
+                vault_destroyed=False,
+            ) from None
+        state = await _state(rt, account_id)
+        assert state is not None
+    return hand_back_view(account_id, state)
+
+
+async def leave_custody(
+    rt: Runtime, caller: Caller, account_id: str, *, skip_locked: bool = False
+) -> Left:
+    """The SQL half, in one transaction: checkouts closed, no current credential, one event."""
+    now = rt.clock.now()
+    async with rt.transaction() as session:
+        # The account row before the chain lock, as every writer of account rows does.
+        account = await queries.locked_account(session, account_id, skip_locked=skip_locked)
+        if account is None:
+            return "missing"
+        if account.credential_version is None:
+            return "empty"
+        why = leave_reason(profile_of_row(account), now)
+        if why is None:
+            return "may_hold"
+        await audit_lock_first(session)
+        # A checkout that expired ended then, not now: closed as expired first.
+        await close_expired(session, rt.clock, now, account_id)
+        closed = await force_close_checkouts(
+            session, caller, rt.clock, close_reason=CLOSE_REASON, account_ids=[account_id]
+        )
+        last = account.credential_version
+        _forget_current_credential(account, rt)
+        await append(
+            session,
+            caller,
+            Entry(
+                HANDED_BACK,
+                "ok",
+                account_id=account_id,
+                subject=f"account:{account_id}",
+                reason=why,
+                details={
+                    "last_version": last,
+                    "versions_kept": await queries.versions_kept(session, account_id),
+                    "checkouts_closed": closed,
+                    "term_ends_on": _iso(account),
+                    "managed_by_area": account.managed_by_area,
+                    "kind": account.kind,
+                    "numerals": list(NUMERALS),
+                },
+            ),
+            rt.clock,
+        )
+    return "handed_back"
+
+
+def _iso(account: Account) -> str | None:
+    return None if account.term_ends_on is None else account.term_ends_on.isoformat()
+
+
+def _forget_current_credential(account: Account, rt: Runtime) -> None:
+    """No current version: facts about it go too (the max-age scan skips no created_time)."""
+    account.credential_version = None
+    account.credential_created_time = None
+    account.two_factor_method = None
+    account.recovery_email_masked = None
+    account.recovery_phone_masked = None
+    account.updated_at = rt.clock.now()
+
+
+async def destroy(rt: Runtime, caller: Caller, account_id: str) -> None:
+    """Destroy the Vault copy, then record it once; a Vault failure is recorded and raised."""
+    try:
+        await rt.vault.destroy_credential(account_id)
+    except (VaultUnavailable, VaultDenied) as exc:
+        await rt.record(
+            caller,
+            Entry(
+                DESTROYED,
+                "error",
+                account_id=account_id,
+                subject=f"account:{account_id}",
+                details={"error": exc.title},
+            ),
+        )
+        raise
+    async with rt.transaction() as session:
+        # Replicas that both destroyed (idempotent in Vault) queue here; one records it.
+        await queries.locked_account(session, account_id)
+        state = latest_hand_back(await queries.custody_events(session, account_id))
+        if state is None or not state.destroy_pending:
+            return
+        await append(
+            session,
+            caller,
+            Entry(
+                DESTROYED,
+                "ok",
+                account_id=account_id,
+                subject=f"account:{account_id}",
+                details={
+                    "handed_back_seq": state.handed_back.seq,
+                    "last_version": state.handed_back.details.get("last_version"),
+                },
+            ),
+            rt.clock,
+        )
+
+
+async def _try_destroy(rt: Runtime, account_id: str) -> bool:
+    """The job's destroy: False when Vault failed (recorded; retried next round)."""
+    try:
+        await destroy(rt, SYSTEM, account_id)
+    except (VaultUnavailable, VaultDenied) as exc:
+        log.warning("hand_back_destroy_deferred", account_id=account_id, error=type(exc).__name__)
+        return False
+    return True
+
+
+async def hand_back_round(rt: Runtime) -> float:
+    """Periodic job: finish owed destroys, then hand back every account that left custody."""
+    async with rt.sessions() as session:
+        pending = await queries.pending_destroys(session)
+    vault_up = True
+    for account_id in pending:
+        # Vault down for one account is down for all: one attempt per round.
+        vault_up = await _try_destroy(rt, account_id)
+        if not vault_up:
+            break
+    now = rt.clock.now()
+    async with rt.sessions() as session:
+        due = leaving_custody(await queries.holding(session), now)
+    for account_id in due:
+        # A row another replica holds is theirs this round (or ours the next).
+        left = await leave_custody(rt, SYSTEM, account_id, skip_locked=True)
+        if left == "handed_back":
+            log.info("credential_handed_back", account_id=account_id)
+            if vault_up:
+                vault_up = await _try_destroy(rt, account_id)
+    return ROUND_SECONDS
+
+
+async def _state(rt: Runtime, account_id: str) -> HandBack | None:
+    async with rt.sessions() as session:
+        return latest_hand_back(await queries.custody_events(session, account_id))
+
+
+def hand_back_view(account_id: str, state: HandBack) -> dict[str, Any]:
+    back, details = state.handed_back, state.handed_back.details
+    return {
+        "account_id": account_id,
+        "handed_back_at": back.ts,
+        "handed_back_by": back.actor,
+        "reason": back.reason,
+        "last_version": details.get("last_version"),
+        "versions_kept": details.get("versions_kept"),
+        "checkouts_closed": list(details.get("checkouts_closed", [])),
+        "numerals": list(details.get("numerals", NUMERALS)),
+        "vault_destroyed": not state.destroy_pending,
+        "vault_destroyed_at": None if state.destroyed is None else state.destroyed.ts,
+    }
+
+
+async def ensure_not_handed_back(rt: Runtime, account_id: str) -> None:
+    """Refuse a new credential for an account whose credential was handed back.
+
+    Vault numbers versions afresh once the old ones are destroyed, and the kept
+    history already holds those numbers; while the destroy is owed, a new version
+    would be destroyed with the old ones. Either way: a new account record.
+    """
+    async with rt.sessions() as session:
+        handed_back = await queries.ever_handed_back(session, account_id)
+    if handed_back:
+        raise Conflict(
+            "This account's credential was handed back when it left custody (Décima "
+            "novena); its version history stays with this record, so it takes no new "
+            "credential. Register the account again to hold its password once more",
+            numerals=["Décima novena"],
+        )
