@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from service.clock import FrozenClock, SystemClock, rfc3339
 from service.db.models import Account, AuditEvent, RotationObligation, WebhookEvent
+from service.domain.triggers import Trigger
 from service.rotations import triggers
 from service.rotations.usecases import notify_overdue, scan_max_age
 from service.runtime import Runtime
@@ -61,13 +62,13 @@ async def test_two_triggers_on_one_account_give_one_obligation_with_both_origins
     account = await seed_account(rt)
     gestor = await seed_gestor(rt)
     async with rt.transaction() as session:
-        await triggers.gestor_unassigned(
+        await triggers.fire(
             session,
             admin_caller(),
             rt.clock,
+            rt.settings,
             account_id=account,
-            gestor_id=gestor,
-            settings=rt.settings,
+            trigger=Trigger.gestor_unassigned(gestor),
         )
     first = await obligations_of(client, admin, account)
     assert len(first) == 1 and first[0]["reason"] == "gestor_unassigned"

@@ -19,6 +19,7 @@ from service.clock import past_instant_problem, rfc3339
 from service.db.models import Gestor
 from service.departures.repository import DepartureRepository
 from service.domain.rotation import CaseFileEntry, departure_case_file
+from service.domain.triggers import Trigger
 from service.errors import InvalidInput, NotFound, VaultDenied, VaultUnavailable
 from service.principal import SYSTEM, Caller
 from service.rotations import triggers
@@ -92,14 +93,13 @@ async def _end_access(
     obligations = []
     for entry in entries:
         if entry.needs_obligation:
-            row = await triggers.gestor_departed(
+            row = await triggers.fire(
                 session,
                 caller,
                 rt.clock,
+                rt.settings,
                 account_id=entry.account_id,
-                gestor_id=gestor.id,
-                settings=rt.settings,
-                effective_at=at,
+                trigger=Trigger.gestor_departed(gestor.id, effective_at=at),
             )
             obligations.append(
                 {

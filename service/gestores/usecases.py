@@ -10,6 +10,7 @@ from service.accounts.repository import AccountRepository
 from service.audit.log import Entry, append
 from service.db.models import Assignment, Gestor
 from service.domain.contact import validate_email
+from service.domain.triggers import Trigger
 from service.errors import Conflict, InvalidInput, NotFound
 from service.gestores.repository import GestorRepository
 from service.gestores.schemas import AssignmentOut, GestorIn, GestorOut
@@ -182,13 +183,13 @@ async def unassign(rt: Runtime, caller: Caller, account_id: str, gestor_id: str)
             ),
             rt.clock,
         )
-        await triggers.gestor_unassigned(
+        await triggers.fire(
             session,
             caller,
             rt.clock,
+            rt.settings,
             account_id=account_id,
-            gestor_id=gestor_id,
-            settings=rt.settings,
+            trigger=Trigger.gestor_unassigned(gestor_id),
         )
 
 

@@ -22,6 +22,7 @@ from service.documents.content import to_jsonable
 from service.documents.formats import canonical_sha256
 from service.documents.queries import live_accounts, open_obligations
 from service.documents.usecases import in_custody
+from service.domain.triggers import Trigger
 from service.errors import Conflict, DomainError, InvalidInput, NotFound
 from service.handovers.annex import build_annex, gestores_before
 from service.handovers.repository import HandoverRepository
@@ -102,13 +103,13 @@ async def _create(rt: Runtime, caller: Caller, data: HandoverIn) -> Handover:
         )
         obligation_ids = []
         for account_id in ids:
-            obligation = await triggers.handover(
+            obligation = await triggers.fire(
                 session,
                 caller,
                 rt.clock,
+                rt.settings,
                 account_id=account_id,
-                handover_id=handover_id,
-                settings=rt.settings,
+                trigger=Trigger.handover(handover_id),
             )
             obligation_ids.append(obligation.id)
         annex = await build_annex(

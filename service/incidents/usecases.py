@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 from service.audit.log import Entry, append
 from service.clock import past_instant_problem, rfc3339
 from service.db.models import Incident
+from service.domain.triggers import Trigger
 from service.errors import DomainError, Forbidden, InvalidInput, NotFound
 from service.incidents.repository import IncidentRepository
 from service.principal import Caller
@@ -105,14 +106,13 @@ async def report(
             session, caller, rt.clock, account_ids=accounts, close_reason="incident"
         )
         for account_id in accounts:
-            await triggers.incident_reported(
+            await triggers.fire(
                 session,
                 caller,
                 rt.clock,
+                rt.settings,
                 account_id=account_id,
-                incident_id=incident_id,
-                incident_type=type_,
-                settings=rt.settings,
+                trigger=Trigger.incident_reported(incident_id, type_),
             )
     return await get_incident(rt, incident_id)
 

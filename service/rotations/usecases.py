@@ -13,6 +13,7 @@ from sqlalchemy import update
 from service.audit.log import Entry, append
 from service.db.models import Account, RotationObligation
 from service.domain.rotation import CredentialAge, DeadlinePolicy, RotationStatus, max_age_scan
+from service.domain.triggers import Trigger
 from service.errors import Conflict, NotFound
 from service.principal import SYSTEM, Caller
 from service.rotations import triggers
@@ -68,8 +69,13 @@ async def open_manual(
             raise NotFound(f"No account with id {account_id}")
         if account.retired_at is not None:
             raise Conflict("The account is retired; it has no credential to rotate")
-        row = await triggers.manual(
-            session, caller, rt.clock, account_id=account_id, reason=reason, settings=rt.settings
+        row = await triggers.fire(
+            session,
+            caller,
+            rt.clock,
+            rt.settings,
+            account_id=account_id,
+            trigger=Trigger.manual(caller.actor, reason),
         )
         return obligation_view(row, rt.clock.now())
 
@@ -89,14 +95,14 @@ async def scan_max_age(rt: Runtime, caller: Caller = SYSTEM) -> int:
             policy,
         )
         for finding in findings:
-            await triggers.max_age_reached(
+            version = versions[finding.account_id]
+            await triggers.fire(
                 session,
                 caller,
                 rt.clock,
+                rt.settings,
                 account_id=finding.account_id,
-                reached_at=finding.reached_at,
-                credential_version=versions[finding.account_id],
-                settings=rt.settings,
+                trigger=Trigger.max_age_reached(version, reached_at=finding.reached_at),
             )
     return len(findings)
 

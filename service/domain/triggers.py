@@ -1,0 +1,50 @@
+"""What each cause of a rotation obligation (Décima quinta) records: reason, origin, moment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from service.domain.rotation import Origin, RotationReason, make_origin
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """One cause of an obligation; ``triggered_at`` None means now, ``note`` is the audit reason."""
+
+    reason: RotationReason
+    origin: Origin
+    triggered_at: datetime | None = None
+    note: str | None = None
+
+    @classmethod
+    def gestor_unassigned(cls, gestor_id: str) -> Trigger:
+        """A gestor stopped being gestor of this account: its password must change."""
+        return cls("gestor_unassigned", make_origin("gestor", gestor_id, "gestor_unassigned"))
+
+    @classmethod
+    def gestor_departed(cls, gestor_id: str, effective_at: datetime) -> Trigger:
+        """An account of a departed gestor not rotated since their access to it ended."""
+        origin = make_origin("gestor", gestor_id, "gestor_departure")
+        return cls("gestor_departure", origin, triggered_at=effective_at)
+
+    @classmethod
+    def incident_reported(cls, incident_id: str, incident_type: str) -> Trigger:
+        """Security protocol: an urgent obligation for an affected account."""
+        return cls("incident", make_origin("incident", incident_id, incident_type))
+
+    @classmethod
+    def max_age_reached(cls, credential_version: int | None, reached_at: datetime) -> Trigger:
+        """The credential outlived the maximum age; due a grace period after ``reached_at``."""
+        origin = make_origin("scan", credential_version, "max_age")
+        return cls("max_age", origin, triggered_at=reached_at)
+
+    @classmethod
+    def handover(cls, handover_id: str) -> Trigger:
+        """Entrega-recepción (Décima sexta): the incoming official gets a fresh password."""
+        return cls("handover", make_origin("handover", handover_id, "handover"))
+
+    @classmethod
+    def manual(cls, actor: str, reason: str) -> Trigger:
+        """An admin opens an obligation, saying why."""
+        return cls("manual", make_origin("manual", actor, reason), note=reason)

@@ -1,0 +1,58 @@
+"""Each cause of a rotation obligation records its reason, origin, moment and note."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from service.domain.triggers import Trigger
+
+T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("trigger", "expected"),
+    [
+        (
+            Trigger.gestor_unassigned("g-1"),
+            Trigger(
+                "gestor_unassigned", {"type": "gestor", "id": "g-1", "reason": "gestor_unassigned"}
+            ),
+        ),
+        (
+            Trigger.gestor_departed("g-2", effective_at=T0),
+            Trigger(
+                "gestor_departure",
+                {"type": "gestor", "id": "g-2", "reason": "gestor_departure"},
+                triggered_at=T0,
+            ),
+        ),
+        (
+            Trigger.incident_reported("inc-1", "extravio"),
+            Trigger("incident", {"type": "incident", "id": "inc-1", "reason": "extravio"}),
+        ),
+        (
+            Trigger.max_age_reached(3, reached_at=T0),
+            Trigger("max_age", {"type": "scan", "id": 3, "reason": "max_age"}, triggered_at=T0),
+        ),
+        (
+            Trigger.max_age_reached(None, reached_at=T0),
+            Trigger("max_age", {"type": "scan", "id": None, "reason": "max_age"}, triggered_at=T0),
+        ),
+        (
+            Trigger.handover("h-1"),
+            Trigger("handover", {"type": "handover", "id": "h-1", "reason": "handover"}),
+        ),
+        (
+            Trigger.manual("admin:ana", "sospecha de fuga"),
+            Trigger(
+                "manual",
+                {"type": "manual", "id": "admin:ana", "reason": "sospecha de fuga"},
+                note="sospecha de fuga",
+            ),
+        ),
+    ],
+)
+def test_trigger_records(trigger: Trigger, expected: Trigger) -> None:
+    assert trigger == expected
