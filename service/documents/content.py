@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
+from service.domain.rotation import DeadlinePolicy
+
 GestorKind = Literal["servidor_publico", "externo"]
 AccountKind = Literal["oficial", "personal"]
 MASK = "•"  # what service.domain.masking puts in every masked channel
@@ -78,19 +80,6 @@ class AuditHead:
 
 
 @dataclass(frozen=True)
-class RotationPolicy:
-    """Deadlines in force; defaults mirror the ``CUSTODIA_ROTATION_*`` settings."""
-
-    departure_hours: int = 24
-    unassigned_hours: int = 24
-    handover_hours: int = 24
-    incident_hours: int = 1
-    manual_hours: int = 24
-    max_age_days: int = 90
-    max_age_grace_days: int = 7
-
-
-@dataclass(frozen=True)
 class Contact:
     """One rung of the escalation ladder, in the order it is called."""
 
@@ -126,7 +115,7 @@ class SecurityProtocol:
     siglas: str
     areas: tuple[str, ...]
     accounts: tuple[CustodyAccount, ...]
-    policy: RotationPolicy
+    policy: DeadlinePolicy
     obligations: tuple[Obligation, ...]
     contacts: tuple[Contact, ...]
     version: int

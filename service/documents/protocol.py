@@ -28,7 +28,6 @@ from service.documents.content import (
     CustodyAccount,
     Holder,
     Obligation,
-    RotationPolicy,
     SecurityProtocol,
     to_jsonable,
 )
@@ -47,6 +46,7 @@ from service.documents.layout import (
     platform_label,
     yes_no,
 )
+from service.domain.rotation import DeadlinePolicy
 
 TITLE = "Protocolo de seguridad de las cuentas oficiales de redes sociales digitales"
 SCHEMA_VERSION = 1
@@ -85,7 +85,7 @@ def _report(case: str) -> tuple[str, ...]:
     )
 
 
-def _service(policy: RotationPolicy) -> tuple[str, ...]:
+def _service(policy: DeadlinePolicy) -> tuple[str, ...]:
     return (
         "Registra el incidente en la bitácora de auditoría encadenada.",
         "Cierra de inmediato todas las extracciones (checkouts) activas de las cuentas afectadas.",
@@ -159,7 +159,7 @@ PROCEDURES_TEXT: tuple[tuple[str, str, str, tuple[str, ...], tuple[str, ...]], .
 )
 
 
-def procedures(policy: RotationPolicy) -> tuple[Procedure, ...]:
+def procedures(policy: DeadlinePolicy) -> tuple[Procedure, ...]:
     """The three procedures, with the deadlines of the policy in force."""
     return tuple(
         Procedure(

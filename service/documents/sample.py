@@ -20,10 +20,10 @@ from service.documents.content import (
     Obligation,
     OicRepresentative,
     Party,
-    RotationPolicy,
     SecurityProtocol,
 )
 from service.domain.masking import mask_channel
+from service.domain.rotation import DeadlinePolicy
 
 CDMX = timezone(timedelta(hours=-6))
 T0 = datetime(2025, 3, 14, 10, 30, tzinfo=CDMX)
@@ -131,7 +131,7 @@ def sample_protocol(accounts: int = 12, gestores: int = 8) -> SecurityProtocol:
         siglas=SIGLAS,
         areas=AREAS,
         accounts=tuple(rows),
-        policy=RotationPolicy(),
+        policy=DeadlinePolicy(),
         obligations=obligations[: min(2, accounts)],
         contacts=(
             Contact(

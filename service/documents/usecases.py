@@ -19,7 +19,6 @@ from service.documents.content import (
     Contact,
     CustodyAccount,
     Holder,
-    RotationPolicy,
     SecurityProtocol,
 )
 from service.documents.formats import Format, Rendered, render
@@ -34,23 +33,11 @@ from service.documents.queries import (
     two_factor_label,
 )
 from service.domain.accounts import AccountProfile, may_hold_credential
+from service.domain.rotation import DeadlinePolicy
 from service.principal import Caller
 from service.rotations.obligations import audit_lock_first, opt_utc
 from service.runtime import Runtime
 from service.settings import Settings
-
-
-def rotation_policy(settings: Settings) -> RotationPolicy:
-    """The deadlines in force, from the ``CUSTODIA_ROTATION_*`` settings."""
-    return RotationPolicy(
-        departure_hours=settings.rotation_due_hours_departure,
-        unassigned_hours=settings.rotation_due_hours_unassigned,
-        handover_hours=settings.rotation_due_hours_handover,
-        incident_hours=settings.rotation_due_hours_incident,
-        manual_hours=settings.rotation_due_hours_manual,
-        max_age_days=settings.rotation_max_age_days,
-        max_age_grace_days=settings.rotation_max_age_grace_days,
-    )
 
 
 def _contact(role: str, text: str, minutes: int | None) -> Contact:
@@ -128,7 +115,7 @@ async def security_protocol(rt: Runtime, caller: Caller, fmt: Format) -> Generat
                 )
                 for a in accounts
             ),
-            policy=rotation_policy(s),
+            policy=DeadlinePolicy.from_settings(s),
             obligations=tuple(o for a in accounts for o in obligations.get(a.id, [])),
             contacts=contacts(s),
             version=version,
