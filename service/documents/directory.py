@@ -18,8 +18,8 @@ import io
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from service.documents.content import DirectoryRow, Gestor
-from service.documents.layout import kind_label, platform_label, yes_no
+from service.documents.content import DirectoryRow
+from service.documents.layout import gestor_label, kind_label, platform_label, yes_no
 
 BOM = "\ufeff"
 HEADER = (
@@ -36,12 +36,6 @@ GESTORES_HEADER = "Gestores con acceso a la contraseña"
 CHUNK_ROWS = 2000
 
 
-def _gestor_text(g: Gestor) -> str:
-    if g.kind == "servidor_publico":
-        return f"{g.name} (servidor público: {g.cargo})"
-    return f"{g.name} (prestador de servicios externo: {g.provider})"
-
-
 def _csv_row(r: DirectoryRow, show_gestores: bool) -> list[str]:
     row = [
         r.sujeto_obligado,
@@ -54,7 +48,7 @@ def _csv_row(r: DirectoryRow, show_gestores: bool) -> list[str]:
         r.updated_at.isoformat(),
     ]
     if show_gestores:
-        row.append("; ".join(_gestor_text(g) for g in r.gestores))
+        row.append("; ".join(gestor_label(g) for g in r.gestores))
     return row
 
 

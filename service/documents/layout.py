@@ -135,13 +135,13 @@ def fmt_date(value: date | None) -> str:
 
 
 def gestor_label(g: Gestor) -> str:
-    """Name and capacity as Décima segunda words it."""
+    """Name and capacity as Décima segunda words it, alike in the directorio and every acta."""
     if g.kind == "servidor_publico":
-        return (
-            f"{g.name} (servidor público, {g.cargo})" if g.cargo else f"{g.name} (servidor público)"
-        )
-    firm = f", {g.provider}" if g.provider else ""
-    return f"{g.name} (prestador de servicios externo{firm})"
+        capacity, detail = "servidor público", g.cargo
+    else:
+        capacity, detail = "prestador de servicios externo", g.provider
+    # A colon, not a comma: firm names carry their own ("Contenidos del Bajío, S.A.").
+    return f"{g.name} ({capacity}: {detail})" if detail else f"{g.name} ({capacity})"
 
 
 def obligation_line(o: Obligation, at: datetime) -> str:
