@@ -28,8 +28,9 @@ from service.domain.totp import code_for_step, time_step
 from service.errors import DomainError
 from service.gestores.schemas import GestorIn
 from service.gestores.usecases import assign, create_gestor
+from service.handovers.closing import close
 from service.handovers.schemas import HandoverIn, IncomingIn, OicIn, OutgoingIn, PartyIn
-from service.handovers.usecases import close, create
+from service.handovers.usecases import create
 from service.incidents.usecases import report
 from service.me.usecases import accept_responsiva, confirm, enrol
 from service.principal import Caller, Principal

@@ -10,7 +10,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from service.auth import CallerDep, Rt, allow
 from service.documents.formats import DOCUMENT_FORMATS, parse_format
 from service.documents.schemas import ActaJson, document_response
-from service.handovers import usecases
+from service.handovers import closing, usecases
 from service.handovers.render import render_acta
 from service.handovers.schemas import HandoverIn, HandoverOut, HandoverPatch
 from service.problems import errors
@@ -74,7 +74,7 @@ class HandoverController(Controller):
     async def edit(
         self, rt: Rt, caller: CallerDep, handover_id: FromPath[str], data: JSONBody[HandoverPatch]
     ) -> HandoverOut:
-        return await usecases.edit(rt, caller, handover_id, data)
+        return await closing.edit(rt, caller, handover_id, data)
 
     @post(
         "/{handover_id:str}/close",
@@ -84,4 +84,4 @@ class HandoverController(Controller):
         status_code=200,
     )
     async def close(self, rt: Rt, caller: CallerDep, handover_id: FromPath[str]) -> HandoverOut:
-        return await usecases.close(rt, caller, handover_id)
+        return await closing.close(rt, caller, handover_id)

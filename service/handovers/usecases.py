@@ -1,35 +1,28 @@
-"""Entrega-recepción: create (custody moves, obligations open, annex freezes), edit, close.
+"""Entrega-recepción: create (custody moves, obligations open, annex freezes), list, read.
 
-``closed_sha256`` is the SHA-256 of the canonical JSON of ``{"record": ..., "annex": ...}``
-as stored at closing (sorted keys, ``,``/``:`` separators, non-ASCII kept). The
-audit head stamped at closing is the last event before the ``handover.closed`` event.
+Corrections and closing are in ``service.handovers.closing``; moving the
+assignments is in ``service.handovers.transfer``.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any, NoReturn
 
-import msgspec
-from sqlalchemy.exc import IntegrityError
-
-from service.audit.log import Entry, append, head
+from service.audit.log import Entry, append
 from service.clock import past_instant_problem
-from service.db.models import Assignment, Handover
+from service.db.models import Handover
 from service.documents.acta import annex_sha256, annex_to_json
-from service.documents.content import to_jsonable
-from service.documents.formats import canonical_sha256
-from service.documents.queries import live_accounts, open_obligations
+from service.documents.queries import live_accounts
 from service.documents.usecases import in_custody
 from service.domain.triggers import Trigger
 from service.errors import Conflict, DomainError, InvalidInput, NotFound
 from service.handovers.annex import build_annex, gestores_before
 from service.handovers.repository import HandoverRepository
-from service.handovers.schemas import HandoverIn, HandoverOut, HandoverPatch
+from service.handovers.schemas import HandoverIn, HandoverOut
+from service.handovers.transfer import transfer_custody
 from service.principal import Caller
 from service.rotations import triggers
-from service.rotations.access import force_close_checkouts
 from service.rotations.obligations import as_utc, audit_lock_first, opt_utc
 from service.runtime import Runtime
 
@@ -39,7 +32,8 @@ async def _refuse(rt: Runtime, caller: Caller, error: DomainError, why: str, are
     raise error
 
 
-def _witnesses(items: list[Any]) -> list[dict[str, str]]:
+def witnesses(items: list[Any]) -> list[dict[str, str]]:
+    """Witnesses as the record stores them: name and cargo."""
     return [{"name": w.name, "cargo": w.cargo} for w in items]
 
 
@@ -98,7 +92,7 @@ async def _create(rt: Runtime, caller: Caller, data: HandoverIn) -> Handover:
         ids = [a.id for a in accounts]
         since = opt_utc(await repo.previous_start(data.area))
         gestores = await gestores_before(session, ids)
-        ended = await _transfer(
+        ended = await transfer_custody(
             rt, caller, session, repo, handover_id, ids, incoming.id, outgoing_id
         )
         obligation_ids = []
@@ -130,7 +124,7 @@ async def _create(rt: Runtime, caller: Caller, data: HandoverIn) -> Handover:
             "incoming": {"name": data.incoming.name, "cargo": data.incoming.cargo},
             "incoming_identity": f"gestor:{incoming.id}",
             "oic_representative": {"name": oic.name, "cargo": oic.cargo, "oficio": oic.oficio},
-            "witnesses": _witnesses(data.witnesses),
+            "witnesses": witnesses(data.witnesses),
             "account_ids": ids,
             "obligation_ids": obligation_ids,
             "ended_assignments": len(ended),
@@ -170,75 +164,6 @@ async def _create(rt: Runtime, caller: Caller, data: HandoverIn) -> Handover:
     return row
 
 
-async def _transfer(
-    rt: Runtime,
-    caller: Caller,
-    session: Any,
-    repo: HandoverRepository,
-    handover_id: str,
-    ids: list[str],
-    incoming_id: str,
-    outgoing_id: str | None,
-) -> list[tuple[str, str]]:
-    """End the outgoing gestor's access to these accounts; assign the incoming one."""
-    now = rt.clock.now()
-    ended: list[tuple[str, str]] = []
-    if outgoing_id is not None:
-        ended = await repo.end_assignments(outgoing_id, ids, now)
-        await force_close_checkouts(
-            session,
-            caller,
-            rt.clock,
-            close_reason="handover",
-            gestor_id=outgoing_id,
-            account_ids=ids,
-        )
-        for assignment_id, account_id in ended:
-            await append(
-                session,
-                caller,
-                Entry(
-                    "gestor.unassigned",
-                    "ok",
-                    account_id=account_id,
-                    subject=f"gestor:{outgoing_id}",
-                    details={"assignment_id": assignment_id, "handover_id": handover_id},
-                ),
-                rt.clock,
-            )
-    already = await repo.assigned_accounts(incoming_id, ids)
-    for account_id in ids:
-        if account_id in already:
-            continue
-        row = Assignment(
-            id=str(uuid.uuid4()),
-            account_id=account_id,
-            gestor_id=incoming_id,
-            assigned_at=now,
-            assigned_by=caller.actor,
-        )
-        try:
-            # The partial unique index decides a concurrent assignment of the same pair.
-            async with session.begin_nested():
-                session.add(row)
-                await session.flush()
-        except IntegrityError:
-            continue
-        await append(
-            session,
-            caller,
-            Entry(
-                "gestor.assigned",
-                "ok",
-                account_id=account_id,
-                subject=f"gestor:{incoming_id}",
-                details={"assignment_id": row.id, "handover_id": handover_id},
-            ),
-            rt.clock,
-        )
-    return ended
-
-
 def handover_out(row: Handover) -> HandoverOut:
     record = row.record
     head_ = record.get("audit_head") or {}
@@ -273,96 +198,3 @@ async def get(rt: Runtime, handover_id: str) -> Handover:
     if row is None:
         raise NotFound(f"No handover with id {handover_id}")
     return row
-
-
-async def _locked_open(session: Any, handover_id: str) -> Handover:
-    row = await HandoverRepository(session).get(handover_id, lock=True)
-    if row is None:
-        raise NotFound(f"No handover with id {handover_id}")
-    if row.closed_at is not None:
-        raise Conflict(f"Handover {row.folio} is closed; its acta can no longer change")
-    return row
-
-
-async def edit(rt: Runtime, caller: Caller, handover_id: str, patch: HandoverPatch) -> HandoverOut:
-    """Correct the parties' details of an open acta; the annex never changes."""
-    changes = {k: v for k, v in msgspec.structs.asdict(patch).items() if v is not msgspec.UNSET}
-    if "witnesses" in changes and len(changes["witnesses"]) < 2:
-        raise InvalidInput("An acta needs at least two witnesses", field="witnesses")
-    try:
-        async with rt.transaction() as session:
-            await audit_lock_first(session)
-            row = await _locked_open(session, handover_id)
-            record = dict(row.record)
-            for key, value in changes.items():
-                record[key] = (
-                    _witnesses(value) if key == "witnesses" else msgspec.to_builtins(value)
-                )
-            row.record = record
-            await append(
-                session,
-                caller,
-                Entry(
-                    "handover.changed",
-                    "ok",
-                    subject=f"handover:{row.id}",
-                    details={"folio": row.folio, "fields": sorted(changes)},
-                ),
-                rt.clock,
-            )
-    except Conflict:
-        await rt.record(
-            caller,
-            Entry("handover.changed", "denied", subject=f"handover:{handover_id}", reason="closed"),
-        )
-        raise
-    return handover_out(row)
-
-
-async def close(rt: Runtime, caller: Caller, handover_id: str) -> HandoverOut:
-    """Stamp the end, freeze pending matters and the audit head, hash the record."""
-    try:
-        async with rt.transaction() as session:
-            await audit_lock_first(session)
-            row = await _locked_open(session, handover_id)
-            seq, chain_hash = await head(session)
-            started = datetime.fromisoformat(row.record["started_at"])
-            now = rt.clock.now()
-            pending = await open_obligations(session, row.record["account_ids"])
-            record = {
-                **row.record,
-                "ended_at": now.astimezone(started.tzinfo).isoformat(),
-                "audit_head": {"seq": seq, "hash": chain_hash},
-                "pending": to_jsonable(
-                    sorted(
-                        (o for obs in pending.values() for o in obs), key=lambda o: (o.due_at, o.id)
-                    )
-                ),
-            }
-            row.record = record
-            row.closed_at = now
-            row.closing_head_seq, row.closing_head_hash = seq, chain_hash
-            row.closed_sha256 = canonical_sha256({"record": record, "annex": row.annex})
-            await append(
-                session,
-                caller,
-                Entry(
-                    "handover.closed",
-                    "ok",
-                    subject=f"handover:{row.id}",
-                    details={
-                        "folio": row.folio,
-                        "closed_sha256": row.closed_sha256,
-                        "audit_head_seq": seq,
-                        "pending": len(record["pending"]),
-                    },
-                ),
-                rt.clock,
-            )
-    except Conflict:
-        await rt.record(
-            caller,
-            Entry("handover.closed", "denied", subject=f"handover:{handover_id}", reason="closed"),
-        )
-        raise
-    return handover_out(row)
