@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from service.audit.canonical import GENESIS_HASH, canonical_json, checkpoint_message, event_hash
-from service.audit.offline import KeyRing, verify_file
+from service.audit.offline import verify_file
+from service.audit.public_keys import KeyRing
 from service.clock import rfc3339
 
 CHECKPOINT_EVERY = 1000

@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from service.audit import offline
 from service.audit.canonical import GENESIS_HASH, canonical_json, checkpoint_message, event_hash
-from service.audit.offline import KeyRing, main, verify_file, verify_stream
+from service.audit.offline import main, verify_file, verify_stream
+from service.audit.public_keys import KeyRing
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
 RAW = KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
