@@ -33,7 +33,10 @@ async def _loop(rt: Runtime, periodic: Periodic) -> None:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a failed round is retried; the loop must not die
-            log.warning("job_failed", job=periodic.name, error_type=type(exc).__name__)
+            # exc_info leaves the log as types and frames only (service.log_redaction).
+            log.warning(
+                "job_failed", job=periodic.name, error_type=type(exc).__name__, exc_info=exc
+            )
             delay = 5.0
         await asyncio.sleep(delay)
 

@@ -1,4 +1,4 @@
-"""JSON logs with secret redaction, one log event per request, Prometheus metrics."""
+"""JSON logs through the redaction processor, one log event per request, Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import re
 import secrets
 import sys
 import time
-from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -15,31 +14,11 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-# The value of any key that can carry a secret is replaced, wherever it appears.
-SECRET_KEY = re.compile(
-    r"pass(word)?|secret|seed|token|totp|code|backup|authorization|cookie|credential|otp",
-    re.IGNORECASE,
-)
-REDACTED = "[redacted]"
+from service.log_redaction import REDACTED, redact, sanitize_record
+
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
-
-def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """structlog processor: replace the value of every secret-bearing key, at any depth."""
-    for key in list(event):
-        if key != "event":
-            event[key] = _redacted(key, event[key])
-    return event
-
-
-def _redacted(key: object, value: Any) -> Any:
-    if SECRET_KEY.search(str(key)):
-        return REDACTED
-    if isinstance(value, Mapping):
-        return {k: _redacted(k, v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_redacted(None, item) for item in value]
-    return value
+__all__ = ["REDACTED", "Metrics", "configure_logging", "redact", "request_log_middleware"]
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -57,6 +36,7 @@ def configure_logging(level: str = "INFO") -> None:
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(sys.stdout)
+    handler.addFilter(sanitize_record)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[
@@ -124,6 +104,8 @@ def request_log_middleware(metrics: Metrics) -> Any:
                 await app(scope, receive, send_wrapper)
             finally:
                 elapsed = time.perf_counter() - started
+                # The route's template only: the raw path, the query string and the body
+                # can carry codes and tokens, so they are never logged.
                 route = scope.get("path_template") or "unmatched"
                 user = scope.get("user")
                 metrics.requests.labels(method, route, str(status)).inc()

@@ -89,13 +89,14 @@ def _validation_detail(exc: ValidationException) -> str:
 
 
 def _database(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    log.error("database_unavailable", error_type=type(exc).__name__)
+    log.error("database_unavailable", error_type=type(exc).__name__, exc_info=exc)
     return _domain(request, DatabaseUnavailable("The database is unavailable; retry later"))
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    # Only the type is logged: an exception's text can quote values it should not.
-    log.error("unhandled_error", error_type=type(exc).__name__, path=request.url.path)
+    # The redaction processor reduces exc_info to types and frames: an exception's text
+    # can quote values it should not (a driver's SQL parameters, Vault's response body).
+    log.error("unhandled_error", error_type=type(exc).__name__, path=request.url.path, exc_info=exc)
     return problem(500, "Internal server error", "The service failed; the error was logged")
 
 

@@ -122,6 +122,9 @@ def _serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         log_level="warning",
+        # uvicorn's own logging config would print its errors' tracebacks, messages
+        # included, past the redaction processor; this way they go through it.
+        log_config=None,
         access_log=False,
         lifespan="on",
     )
