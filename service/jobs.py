@@ -6,6 +6,7 @@ from service.audit.checkpoints import checkpoint_round
 from service.background import Periodic
 from service.checkouts.expiry import expiry_round
 from service.credentials.handback import hand_back_round
+from service.credentials.recovery import recovery_round
 from service.rotations import periodic as rotations
 from service.runtime import Runtime
 
@@ -24,4 +25,5 @@ def default_jobs() -> list[Periodic]:
         Periodic("departure-seed-retry", rotations.seed_retry_round),
         Periodic("checkout-expiry", expiry_round),
         Periodic("hand-back", hand_back_round),
+        Periodic("credential-recovery", recovery_round),
     ]
