@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from service.audit.log import Entry, append
+from service.audit.log import Entry, append, lock_chain
 from service.clock import Clock
 from service.observability import Metrics
 from service.principal import Caller
@@ -37,9 +37,13 @@ class Runtime:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One database transaction: committed on exit, rolled back on error."""
+        """One database transaction: committed on exit, rolled back on error.
+
+        Its first act is to take the audit chain's lock (see ``lock_chain``).
+        """
         async with self.sessions() as session:
             async with session.begin():
+                await lock_chain(session)
                 yield session
             self._after_commit(session.info)
 

@@ -17,8 +17,10 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.audit.log import AUDIT_LOCK_KEY
+from service.audit.log import AUDIT_LOCK_KEY, lock_chain
 from service.db.models import Checkout, Gestor
+from service.principal import SYSTEM
+from service.rotations.access import force_close_checkouts
 from tests.conftest import AppFactory, Client, runtime_of
 from tests.custody_helpers import create_gestor, events, gestor_token, head_seq, ready_gestor
 from tests.test_checkouts import account_with_credential, checkout_body, frozen
@@ -209,3 +211,41 @@ async def test_confirmation_respects_a_lockout_set_meanwhile(make_client: AppFac
     async with runtime_of(c).sessions() as session:
         row = await session.get(Gestor, gestor_id)
     assert row is not None and row.totp_state == "pending" and row.totp_failures == 5
+
+
+async def test_checkin_queued_behind_a_force_close_does_not_deadlock(
+    make_client: AppFactory,
+) -> None:
+    """A check-in waits for the chain lock before it locks its row, as every write does.
+
+    Had it locked the row first, a departure holding the chain lock and reaching
+    for that row would deadlock with it, and PostgreSQL would abort one of them.
+    """
+    c, clock, admin = await frozen(make_client)
+    rt = runtime_of(c)
+    account_id = await account_with_credential(c, admin)
+    _, headers, seed = await ready_gestor(c, admin, account_id, clock.now())
+    code = pyotp.TOTP(seed).at(clock.now())
+    granted = await c.post(
+        f"/v1/accounts/{account_id}/checkouts", json=checkout_body(code), headers=headers
+    )
+    assert granted.status_code == 201, granted.text
+    checkout_id = granted.json()["checkout_id"]
+
+    async with rt.transaction() as session:  # holds the chain lock, as a departure does
+        await session.connection()  # SQLite: BEGIN IMMEDIATE now, not at the first statement
+        await lock_chain(session)
+        checkin = asyncio.create_task(
+            c.post(f"/v1/checkouts/{checkout_id}/checkin", json={}, headers=headers)
+        )
+        await waiters(rt.engine, 1)
+        if rt.engine.dialect.name == "postgresql":
+            # Fail fast instead of after deadlock_timeout, were the row already taken.
+            await session.execute(text("SET LOCAL lock_timeout = '3s'"))
+        closed = await force_close_checkouts(
+            session, SYSTEM, clock, close_reason="gestor_departed", account_ids=[account_id]
+        )
+        assert closed == [checkout_id]
+    resp = await checkin
+    assert resp.status_code == 409, resp.text
+    assert "already closed (gestor_departed)" in resp.json()["detail"]

@@ -36,7 +36,7 @@ from service.errors import (
 )
 from service.gestores.second_factor import consume_step, register_bad_code, reset_failures
 from service.principal import Caller
-from service.rotations.obligations import as_utc, audit_lock_first, opt_utc
+from service.rotations.obligations import as_utc, opt_utc
 from service.runtime import Runtime
 
 
@@ -187,10 +187,10 @@ async def _commit(
     has_expired: bool,
 ) -> DomainError | None:
     """Re-check under the chain lock, spend the code, insert; the refusal, if any."""
-    # Departure, unassignment, retirement, incidents and hand-back take this lock
-    # first too: either they see this checkout and close it, or this re-read sees
-    # them. Concurrent codes of one gestor queue here, so the lockout holds.
-    await audit_lock_first(session)
+    # The transaction began with the chain lock, as every write does (departure,
+    # unassignment, retirement, incidents, hand-back): either they see this
+    # checkout and close it, or this re-read sees them. Concurrent codes of one
+    # gestor queue here, so the lockout holds.
     now, account_id, gestor_id = checkout.granted_at, checkout.account_id, checkout.gestor_id
     if has_expired:
         # Lazy expiry of this account, in the grant's transaction, events first.

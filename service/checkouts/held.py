@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from service.audit.log import Entry, append
+from service.audit.log import Entry, append, lock_chain
 from service.principal import Caller
 from service.runtime import Runtime
 
@@ -33,6 +33,7 @@ async def connection(rt: Runtime, taken: AsyncConnection | None) -> AsyncIterato
 async def transaction(rt: Runtime, conn: AsyncConnection) -> AsyncIterator[AsyncSession]:
     """Like ``Runtime.transaction``, on a connection the request already holds."""
     async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
+        await lock_chain(session)
         yield session
     # Same after-commit hook as Runtime.transaction (checkpoint wake-up).
     rt._after_commit(session.info)

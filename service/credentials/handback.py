@@ -38,7 +38,6 @@ from service.domain.custody import (
 from service.errors import Conflict, NotFound, VaultDenied, VaultUnavailable
 from service.principal import SYSTEM, Caller
 from service.rotations.access import force_close_checkouts
-from service.rotations.obligations import audit_lock_first
 from service.runtime import Runtime
 
 log = structlog.get_logger("custodia.credentials")
@@ -94,7 +93,6 @@ async def leave_custody(
         why = leave_reason(profile_of_row(account), now)
         if why is None:
             return "may_hold"
-        await audit_lock_first(session)
         # A checkout that expired ended then, not now: closed as expired first.
         await close_expired(session, rt.clock, now, account_id)
         closed = await force_close_checkouts(

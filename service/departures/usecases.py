@@ -24,7 +24,7 @@ from service.errors import InvalidInput, NotFound, VaultDenied, VaultUnavailable
 from service.principal import SYSTEM, Caller
 from service.rotations import triggers
 from service.rotations.access import force_close_checkouts
-from service.rotations.obligations import as_utc, audit_lock_first
+from service.rotations.obligations import as_utc
 from service.runtime import Runtime
 from service.tokens.repository import TokenRepository
 
@@ -49,7 +49,6 @@ async def depart(
     # Within the skew allowance a client's "now" is taken as ours.
     at = now if effective_at is None else min(effective_at, now)
     async with rt.transaction() as session:
-        await audit_lock_first(session)
         repo = DepartureRepository(session)
         gestor = await repo.gestor(gestor_id, lock=True)
         if gestor is None:
@@ -182,7 +181,6 @@ async def destroy_seed(rt: Runtime, caller: Caller, gestor_id: str) -> dict[str,
             seed_destroyed=False,
         ) from None
     async with rt.transaction() as session:
-        await audit_lock_first(session)
         gestor = await DepartureRepository(session).gestor(gestor_id, lock=True)
         assert gestor is not None and gestor.departure_case_file is not None
         case = dict(gestor.departure_case_file)

@@ -35,7 +35,7 @@ from service.documents.queries import (
 from service.domain.accounts import AccountProfile, may_hold_credential
 from service.domain.rotation import DeadlinePolicy
 from service.principal import Caller
-from service.rotations.obligations import audit_lock_first, opt_utc
+from service.rotations.obligations import opt_utc
 from service.runtime import Runtime
 from service.settings import Settings
 
@@ -89,7 +89,6 @@ class Generated:
 async def security_protocol(rt: Runtime, caller: Caller, fmt: Format) -> Generated:
     """Build the protocol from SQL only (no Vault call), record it, then render it."""
     async with rt.transaction() as session:
-        await audit_lock_first(session)
         seq, chain_hash = await head(session)
         version = await protocol_generations(session) + 1
         accounts = [a for a in await live_accounts(session) if in_custody(a, rt)]

@@ -22,7 +22,6 @@ from service.handovers.repository import HandoverRepository
 from service.handovers.schemas import HandoverOut, HandoverPatch
 from service.handovers.usecases import handover_out, witnesses
 from service.principal import Caller
-from service.rotations.obligations import audit_lock_first
 from service.runtime import Runtime
 
 
@@ -42,7 +41,6 @@ async def edit(rt: Runtime, caller: Caller, handover_id: str, patch: HandoverPat
         raise InvalidInput("An acta needs at least two witnesses", field="witnesses")
     try:
         async with rt.transaction() as session:
-            await audit_lock_first(session)
             row = await _locked_open(session, handover_id)
             record = dict(row.record)
             for key, value in changes.items():
@@ -72,7 +70,6 @@ async def close(rt: Runtime, caller: Caller, handover_id: str) -> HandoverOut:
     """Stamp the end, freeze pending matters and the audit head, hash the record."""
     try:
         async with rt.transaction() as session:
-            await audit_lock_first(session)
             row = await _locked_open(session, handover_id)
             seq, chain_hash = await head(session)
             started = datetime.fromisoformat(row.record["started_at"])

@@ -23,7 +23,7 @@ from service.handovers.schemas import HandoverIn, HandoverOut
 from service.handovers.transfer import transfer_custody
 from service.principal import Caller
 from service.rotations import triggers
-from service.rotations.obligations import as_utc, audit_lock_first, opt_utc
+from service.rotations.obligations import as_utc, opt_utc
 from service.runtime import Runtime
 
 
@@ -74,7 +74,6 @@ async def _create(rt: Runtime, caller: Caller, data: HandoverIn) -> Handover:
     oic = data.oic_representative
     assert oic is not None  # checked by _validate
     async with rt.transaction() as session:
-        await audit_lock_first(session)
         repo = HandoverRepository(session)
         incoming = await repo.gestor(data.incoming.gestor_id)
         if incoming is None:

@@ -15,7 +15,7 @@ from service.incidents.repository import IncidentRepository
 from service.principal import Caller
 from service.rotations import triggers
 from service.rotations.access import force_close_checkouts
-from service.rotations.obligations import as_utc, audit_lock_first, obligation_view
+from service.rotations.obligations import as_utc, obligation_view
 from service.rotations.repository import RotationRepository
 from service.runtime import Runtime
 
@@ -77,7 +77,6 @@ async def report(
         await _refuse(rt, caller, refusal[0], refusal[1], len(accounts))
     incident_id = str(uuid.uuid4())
     async with rt.transaction() as session:
-        await audit_lock_first(session)
         incident = Incident(
             id=incident_id,
             type=type_,

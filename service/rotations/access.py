@@ -9,7 +9,6 @@ from service.audit.log import Entry, append
 from service.clock import Clock
 from service.db.models import Checkout
 from service.principal import Caller
-from service.rotations.obligations import audit_lock_first
 
 
 async def force_close_checkouts(
@@ -23,10 +22,9 @@ async def force_close_checkouts(
 ) -> list[str]:
     """Close the active checkouts of a gestor or of some accounts; each is audited.
 
-    The chain lock comes first: a grant re-checks access under the same lock, so
-    either this query sees its checkout or the grant sees access already ended.
+    The transaction holds the chain lock: a grant re-checks access under the same
+    lock, so either this query sees its checkout or the grant sees access ended.
     """
-    await audit_lock_first(session)
     query = select(Checkout).where(Checkout.closed_at.is_(None)).with_for_update(key_share=True)
     if gestor_id is not None:
         query = query.where(Checkout.gestor_id == gestor_id)

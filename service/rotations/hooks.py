@@ -15,7 +15,7 @@ from service.clock import Clock
 from service.db.models import RotationObligation
 from service.domain.rotation import is_satisfied_by
 from service.principal import Caller
-from service.rotations.obligations import as_utc, audit_lock_first, notify
+from service.rotations.obligations import as_utc, notify
 from service.vault import SecretVersion
 
 
@@ -60,7 +60,6 @@ async def credential_written(
     which is the version current at the trigger or a later one that did not
     itself satisfy the obligation; either way its password is the one to replace.
     """
-    await audit_lock_first(session)
     obligation = await open_obligation(session, account_id)
     if obligation is None or not is_satisfied_by(
         as_utc(obligation.triggered_at),

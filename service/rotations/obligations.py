@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.audit.log import Entry, append, lock_chain
+from service.audit.log import Entry, append
 from service.clock import Clock, rfc3339
 from service.db.models import RotationObligation
 from service.domain.rotation import (
@@ -58,15 +58,6 @@ async def notify(session: AsyncSession, clock: Clock, kind: str, row: RotationOb
     await enqueue(session, clock, kind, {"obligation": obligation_view(row, clock.now())})
 
 
-async def audit_lock_first(session: AsyncSession) -> None:
-    """Take the audit chain's lock before any obligation row, so lock order is always the same.
-
-    Every obligation change appends an audit event, which takes this lock anyway;
-    taking it first means two transactions never hold them crosswise (deadlock).
-    """
-    await lock_chain(session)
-
-
 async def locked_open(session: AsyncSession, account_id: str) -> RotationObligation | None:
     """The account's unsatisfied obligation, row-locked on PostgreSQL so merges never race."""
     result = await session.scalars(
@@ -97,7 +88,6 @@ async def open_or_merge(
     """
     policy = DeadlinePolicy.from_settings(settings)
     at = triggered_at or clock.now()
-    await audit_lock_first(session)
     existing = await locked_open(session, account_id)
     if existing is None:
         terms = new_obligation(reason, at, origin, policy)

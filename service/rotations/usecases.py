@@ -17,7 +17,7 @@ from service.domain.triggers import Trigger
 from service.errors import Conflict, NotFound
 from service.principal import SYSTEM, Caller
 from service.rotations import triggers
-from service.rotations.obligations import audit_lock_first, notify, obligation_view, opt_utc
+from service.rotations.obligations import notify, obligation_view, opt_utc
 from service.rotations.repository import RotationRepository
 from service.runtime import Runtime
 
@@ -115,7 +115,6 @@ async def notify_overdue(rt: Runtime) -> int:
     notified = 0
     for obligation_id in ids:
         async with rt.transaction() as session:
-            await audit_lock_first(session)
             # The conditional update makes the notice once-only across replicas.
             claimed = await session.execute(
                 update(RotationObligation)
