@@ -15,7 +15,7 @@ from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ExceptionHandlersMap
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from service.errors import DatabaseUnavailable, DomainError, Locked
@@ -93,6 +93,23 @@ def _database(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[
     return _domain(request, DatabaseUnavailable("The database is unavailable; retry later"))
 
 
+# PostgreSQL's answers to a clash with a concurrent transaction: retrying succeeds.
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})  # serialization, deadlock, lock
+
+
+def _database_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    if getattr(getattr(exc, "orig", None), "sqlstate", None) not in TRANSIENT_SQLSTATES:
+        return _unexpected(request, exc)
+    log.warning("database_conflict", error_type=type(exc).__name__, exc_info=exc)
+    # The transaction was rolled back whole: nothing changed, so the request can be retried.
+    response = _domain(
+        request,
+        DatabaseUnavailable("A concurrent change got in the way; nothing was changed, retry"),
+    )
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     # The redaction processor reduces exc_info to types and frames: an exception's text
     # can quote values it should not (a driver's SQL parameters, Vault's response body).
@@ -156,6 +173,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: _domain,
     HTTPException: _http,
     OperationalError: _database,
+    DBAPIError: _database_error,
     PoolTimeout: _database,
     Exception: _unexpected,
 }
