@@ -20,7 +20,7 @@ import pytest
 from service.audit.log import Entry
 from service.cli import main as cli_main
 from service.clock import FrozenClock
-from service.devstack.bootstrap import AppRoleCredentials, approle_login
+from service.devstack.bootstrap import AppRoleCredentials
 from service.principal import Caller, Principal
 from service.settings import Settings
 from tests.bao_server import DevServer
@@ -47,12 +47,14 @@ async def _granted_read(client: Client, account_id: str) -> str:
     return checkout_id
 
 
-async def _service_token_read(bao: DevServer, approle: AppRoleCredentials, account_id: str) -> None:
-    """A read with the service's own AppRole token, as no code path of the service makes."""
-    token = await asyncio.to_thread(approle_login, bao.addr, approle)
+async def _direct_read(bao: DevServer, account_id: str) -> None:
+    """A read with no checkout behind it: an operator's root token, straight to OpenBao.
+
+    The service's own token cannot read credentials at all (its policy; test_bootstrap).
+    """
     async with httpx.AsyncClient(base_url=f"{bao.addr}/v1/") as vault:
         resp = await vault.get(
-            f"custodia-kv/data/accounts/{account_id}", headers={"X-Vault-Token": token}
+            f"custodia-kv/data/accounts/{account_id}", headers={"X-Vault-Token": bao.root_token}
         )
     assert resp.status_code == 200, resp.text
 
@@ -99,7 +101,7 @@ async def test_reconcile_clean_run_then_a_direct_read(
     assert "3 credential reads, 0 mismatches" in out
 
     # The service's own AppRole token, no checkout behind it.
-    await _service_token_read(bao, approle, account_id)
+    await _direct_read(bao, account_id)
     code, out = await _reconcile(settings, bao, since, monkeypatch, capsys)
     assert code == 1, out
     reported = [line for line in out.splitlines() if "read_without_checkout" in line]
@@ -197,7 +199,7 @@ async def test_api_writes_and_checkouts_reconcile_clean(
     assert hmacs, "credential writes go through the fingerprint key"
     assert not any("Alta-Inicial" in line or "Rotada" in line for line in map(json.dumps, entries))
 
-    await _service_token_read(bao, approle, account_id)
+    await _direct_read(bao, account_id)
     code, out = await _reconcile(settings, bao, started.isoformat(), monkeypatch, capsys)
     assert code == 1, out
     reported = [line for line in out.splitlines() if "read_without_checkout" in line]

@@ -95,14 +95,19 @@ def test_service_token_carries_only_its_policy(service: httpx.Client) -> None:
     assert renewed.status_code == 200, renewed.text
 
 
-def test_service_writes_and_reads_credentials(service: httpx.Client) -> None:
-    written = service.post("custodia-kv/data/accounts/x", json={"data": {"password": "s3cret"}})
+def test_service_writes_credentials_but_cannot_read_them(service: httpx.Client) -> None:
+    """A password leaves Vault only through a checkout's child token (tests below)."""
+    written = service.post("custodia-kv/data/accounts/y", json={"data": {"password": "s3cret"}})
     assert written.status_code == 200, written.text
-    read = data(service.get("custodia-kv/data/accounts/x"))
-    assert read["data"] == {"password": "s3cret"}
-    assert data(service.get("custodia-kv/metadata/accounts/x"))["current_version"] == 1
-    destroyed = service.post("custodia-kv/destroy/accounts/x", json={"versions": [1]})
+    again = service.post(
+        "custodia-kv/data/accounts/y", json={"options": {"cas": 1}, "data": {"password": "n3w"}}
+    )
+    assert again.status_code == 200, again.text
+    assert service.get("custodia-kv/data/accounts/y").status_code == 403
+    assert data(service.get("custodia-kv/metadata/accounts/y"))["current_version"] == 2
+    destroyed = service.post("custodia-kv/destroy/accounts/y", json={"versions": [1, 2]})
     assert destroyed.status_code == 204, destroyed.text
+    # The version the child-token tests below read.
     service.post("custodia-kv/data/accounts/x", json={"data": {"password": "n3w"}})
 
 

@@ -77,9 +77,15 @@ def test_local_vault_initialises_then_unseals_with_stored_key(tmp_path: Path) ->
         health = httpx.get(f"{second.addr}/v1/sys/health").json()
         assert health["initialized"] and not health["sealed"]
         token = approle_login(second.addr, second.creds)
+        # The service reads a credential only through a checkout's child token.
+        child = httpx.post(
+            f"{second.addr}/v1/auth/token/create/custodia-checkout",
+            headers={"X-Vault-Token": token},
+            json={"num_uses": 1, "ttl": "60s"},
+        ).json()["auth"]["client_token"]
         read = httpx.get(
             f"{second.addr}/v1/custodia-kv/data/accounts/persisted",
-            headers={"X-Vault-Token": token},
+            headers={"X-Vault-Token": child},
         )
         assert read.json()["data"]["data"] == {"password": "kept"}
         # A command run beside the stack (custodia demo seed) gets its own AppRole login.

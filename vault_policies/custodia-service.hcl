@@ -3,11 +3,13 @@
 # Token self-management (lookup-self, renew-self) comes from the "default"
 # policy, which the AppRole role keeps attached.
 
-# Credentials of official accounts: write new versions and read them. No "delete"
-# on data/: a version is only removed for good through destroy/ when a credential
-# leaves custody (Décima novena), and the metadata delete drops the whole history.
+# Credentials of official accounts: write new versions, never read them. A
+# password leaves Vault only through a checkout's single-use child token
+# (custodia-checkout-read), so OpenBao's audit names the checkout of every read.
+# No "delete" on data/: a version is only removed for good through destroy/ when
+# a credential leaves custody (Décima novena); the metadata delete drops the history.
 path "custodia-kv/data/accounts/*" {
-  capabilities = ["create", "update", "read"]
+  capabilities = ["create", "update"]
 }
 
 path "custodia-kv/metadata/accounts/*" {
