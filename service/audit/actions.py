@@ -41,6 +41,7 @@ ACTIONS: frozenset[str] = frozenset(
         "rotation.opened",
         "rotation.overdue",
         "rotation.satisfied",
+        "rotation.withdrawn",
         "token.created",
         "token.revoked",
         "totp.confirm_refused",

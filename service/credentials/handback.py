@@ -4,11 +4,13 @@ Order matters, as in a departure. One SQL transaction first: open checkouts of
 the account close (``left_custody``), the account stops holding a credential
 (``credential_version`` NULL, so the checkout grant refuses with
 ``no_credential`` even before it looks at the term), its version history stays,
-and ``credential.handed_back`` is appended. Custody has ended from that commit,
-even while Vault is down. Then Vault destroys every version and the metadata;
-``credential.destroyed`` (``ok``) records it once. Until that event exists the
-hand-back is the open marker: the ``hand-back`` job retries the destroy every
-round, and a repeated call to the endpoint does it at once.
+its owed rotation obligation is withdrawn (``rotation.withdrawn``: no new
+version could ever satisfy it), and ``credential.handed_back`` is appended.
+Custody has ended from that commit, even while Vault is down. Then Vault
+destroys every version and the metadata; ``credential.destroyed`` (``ok``)
+records it once. Until that event exists the hand-back is the open marker: the
+``hand-back`` job retries the destroy every round, and a repeated call to the
+endpoint does it at once.
 
 Safe across replicas: the account row is locked before it is read (the job
 skips rows another replica holds), and a hand-back or destroy event is written
@@ -37,6 +39,7 @@ from service.domain.custody import (
 )
 from service.errors import Conflict, NotFound, VaultDenied, VaultUnavailable
 from service.principal import SYSTEM, Caller
+from service.rotations import hooks
 from service.rotations.access import force_close_checkouts
 from service.runtime import Runtime
 
@@ -98,6 +101,10 @@ async def leave_custody(
         closed = await force_close_checkouts(
             session, caller, rt.clock, close_reason=CLOSE_REASON, account_ids=[account_id]
         )
+        # No new version can be written from here on: an owed rotation is withdrawn.
+        withdrawn = await hooks.account_left_custody(
+            session, caller, rt.clock, account_id=account_id
+        )
         last = account.credential_version
         _forget_current_credential(account, rt)
         await append(
@@ -113,6 +120,7 @@ async def leave_custody(
                     "last_version": last,
                     "versions_kept": await queries.versions_kept(session, account_id),
                     "checkouts_closed": closed,
+                    "obligation_withdrawn": None if withdrawn is None else withdrawn.id,
                     "term_ends_on": _iso(account),
                     "managed_by_area": account.managed_by_area,
                     "kind": account.kind,

@@ -215,6 +215,10 @@ class AuditCheckpoint(Base):
     key_version: Mapped[int] = mapped_column(Integer)
 
 
+# Still owed: neither satisfied by a rotation nor withdrawn when the account left custody.
+OPEN_OBLIGATION = "satisfied_at IS NULL AND withdrawn_at IS NULL"
+
+
 class RotationObligation(Base):
     __tablename__ = "rotation_obligations"
     __table_args__ = (
@@ -222,8 +226,8 @@ class RotationObligation(Base):
             "uq_rotation_obligations_one_open",
             "account_id",
             unique=True,
-            sqlite_where=text("satisfied_at IS NULL"),
-            postgresql_where=text("satisfied_at IS NULL"),
+            sqlite_where=text(OPEN_OBLIGATION),
+            postgresql_where=text(OPEN_OBLIGATION),
         ),
     )
 
@@ -238,6 +242,8 @@ class RotationObligation(Base):
     satisfied_by_version: Mapped[int | None] = mapped_column(Integer)
     satisfied_by: Mapped[str | None] = mapped_column(String(200))
     overdue_notified_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    withdrawn_reason: Mapped[str | None] = mapped_column(String(20))
 
 
 class Incident(Base):

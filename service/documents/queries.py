@@ -26,7 +26,7 @@ from service.db.models import (
 from service.documents.content import MASK, Obligation
 from service.domain.accounts import MAX_HIERARCHY_LEVEL, MIN_HIERARCHY_LEVEL
 from service.domain.masking import mask_channel
-from service.rotations.obligations import as_utc
+from service.rotations.obligations import as_utc, still_owed
 
 PROTOCOL_ACTION = "document.security_protocol"
 
@@ -82,11 +82,11 @@ async def holders_by_account(
 async def open_obligations(
     session: AsyncSession, account_ids: Sequence[str] | None = None
 ) -> dict[str, list[Obligation]]:
-    """Unsatisfied obligations of live accounts, grouped by account."""
+    """Owed obligations (neither satisfied nor withdrawn) of live accounts, by account."""
     query = (
         select(RotationObligation, Account.platform, Account.handle)
         .join(Account, Account.id == RotationObligation.account_id)
-        .where(RotationObligation.satisfied_at.is_(None), Account.retired_at.is_(None))
+        .where(still_owed(), Account.retired_at.is_(None))
         .order_by(RotationObligation.due_at, RotationObligation.id)
     )
     if account_ids is not None:

@@ -13,7 +13,9 @@ if TYPE_CHECKING:
 RotationReason = Literal[
     "gestor_departure", "gestor_unassigned", "incident", "max_age", "handover", "manual"
 ]
-RotationStatus = Literal["open", "overdue", "satisfied"]
+RotationStatus = Literal["open", "overdue", "satisfied", "withdrawn"]
+# Why an obligation ended without a rotation: the account left custody (Décima novena).
+WithdrawReason = Literal["left_custody"]
 OriginType = Literal["gestor", "incident", "handover", "manual", "scan"]
 RotatedSince = Literal["access_began", "access_ended"]
 # {"type": OriginType, "id": ..., "reason": ...}; plain JSON so it can be stored as is.
@@ -21,6 +23,8 @@ Origin = dict[str, Any]
 
 ROTATION_REASONS: tuple[RotationReason, ...] = get_args(RotationReason)
 ROTATION_STATUSES: tuple[RotationStatus, ...] = get_args(RotationStatus)
+# Statuses of an obligation still owed: the only ones a trigger merges into or a hand-back ends.
+PENDING_STATUSES: tuple[RotationStatus, ...] = ("open", "overdue")
 
 K = TypeVar("K", bound=Hashable)
 
@@ -110,12 +114,28 @@ def merge_trigger(
 
 
 def obligation_status(
-    due: datetime, satisfied_at: datetime | None, now: datetime
+    due: datetime,
+    satisfied_at: datetime | None,
+    now: datetime,
+    withdrawn_at: datetime | None = None,
 ) -> RotationStatus:
-    """Derived, never stored: satisfied, overdue once ``now`` is past ``due``, else open."""
+    """Derived, never stored: satisfied, withdrawn, overdue once past ``due``, else open."""
     if satisfied_at is not None:
         return "satisfied"
+    if withdrawn_at is not None:
+        return "withdrawn"
     return "overdue" if now > due else "open"
+
+
+def withdrawn_by_hand_back(status: RotationStatus) -> bool:
+    """Whether a hand-back ends this obligation as withdrawn (Décima novena).
+
+    Once the credential leaves custody no new version can be written, so an
+    owed rotation could never be satisfied; it is withdrawn, not satisfied
+    (nobody rotated), and the owner answers for the password from then on.
+    An obligation already ended keeps its end.
+    """
+    return status in PENDING_STATUSES
 
 
 def is_satisfied_by(

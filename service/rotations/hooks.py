@@ -11,11 +11,16 @@ from sqlalchemy import Exists, Table, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.audit.log import Entry, append
-from service.clock import Clock
+from service.clock import Clock, rfc3339
 from service.db.models import RotationObligation
-from service.domain.rotation import is_satisfied_by
+from service.domain.rotation import (
+    WithdrawReason,
+    is_satisfied_by,
+    obligation_status,
+    withdrawn_by_hand_back,
+)
 from service.principal import Caller
-from service.rotations.obligations import as_utc, notify
+from service.rotations.obligations import as_utc, locked_open, notify, opt_utc, still_owed
 from service.vault import SecretVersion
 
 
@@ -24,7 +29,7 @@ async def open_obligation(session: AsyncSession, account_id: str) -> RotationObl
     result = await session.scalars(
         select(RotationObligation)
         .where(RotationObligation.account_id == account_id)
-        .where(RotationObligation.satisfied_at.is_(None))
+        .where(still_owed())
     )
     return result.first()
 
@@ -36,7 +41,9 @@ def owes_rotation(account_id: Any) -> Exists:
     """
     obligations = cast(Table, RotationObligation.__table__)
     return exists().where(
-        obligations.c.account_id == account_id, obligations.c.satisfied_at.is_(None)
+        obligations.c.account_id == account_id,
+        obligations.c.satisfied_at.is_(None),
+        obligations.c.withdrawn_at.is_(None),
     )
 
 
@@ -84,4 +91,52 @@ async def credential_written(
         clock,
     )
     await notify(session, clock, "rotation.satisfied", obligation)
+    return obligation
+
+
+async def account_left_custody(
+    session: AsyncSession,
+    caller: Caller,
+    clock: Clock,
+    *,
+    account_id: str,
+    reason: WithdrawReason = "left_custody",
+) -> RotationObligation | None:
+    """Withdraw the obligation a hand-back leaves unsatisfiable, in the hand-back's transaction.
+
+    Nobody rotated: the password left the body's custody and its owner answers
+    for it now (Décima novena). One event and one webhook, never repeated: a
+    withdrawn obligation is no longer the account's open one.
+    """
+    obligation = await locked_open(session, account_id)
+    if obligation is None:
+        return None
+    now = clock.now()
+    status = obligation_status(
+        as_utc(obligation.due_at), opt_utc(obligation.satisfied_at), now, None
+    )
+    if not withdrawn_by_hand_back(status):
+        return None
+    obligation.withdrawn_at = now
+    obligation.withdrawn_reason = reason
+    await session.flush()
+    await append(
+        session,
+        caller,
+        Entry(
+            "rotation.withdrawn",
+            "ok",
+            account_id=account_id,
+            subject=f"obligation:{obligation.id}",
+            reason=reason,
+            details={
+                "obligation_id": obligation.id,
+                "reason": obligation.reason,
+                "due_at": rfc3339(as_utc(obligation.due_at)),
+                "was": status,
+            },
+        ),
+        clock,
+    )
+    await notify(session, clock, "rotation.withdrawn", obligation)
     return obligation

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +36,13 @@ def opt_utc(value: datetime | None) -> datetime | None:
     return None if value is None else as_utc(value)
 
 
+def still_owed() -> ColumnElement[bool]:
+    """SQL: neither satisfied nor withdrawn (the unique index's predicate, OPEN_OBLIGATION)."""
+    return and_(
+        RotationObligation.satisfied_at.is_(None), RotationObligation.withdrawn_at.is_(None)
+    )
+
+
 def obligation_view(row: RotationObligation, now: datetime) -> dict[str, Any]:
     """The obligation as the API and webhooks show it; status derived from the clock."""
     return {
@@ -45,10 +52,14 @@ def obligation_view(row: RotationObligation, now: datetime) -> dict[str, Any]:
         "triggered_by": row.triggered_by,
         "triggered_at": rfc3339(as_utc(row.triggered_at)),
         "due_at": rfc3339(as_utc(row.due_at)),
-        "status": obligation_status(as_utc(row.due_at), opt_utc(row.satisfied_at), now),
+        "status": obligation_status(
+            as_utc(row.due_at), opt_utc(row.satisfied_at), now, opt_utc(row.withdrawn_at)
+        ),
         "satisfied_at": rfc3339(as_utc(row.satisfied_at)) if row.satisfied_at else None,
         "satisfied_by_version": row.satisfied_by_version,
         "satisfied_by": row.satisfied_by,
+        "withdrawn_at": rfc3339(as_utc(row.withdrawn_at)) if row.withdrawn_at else None,
+        "withdrawn_reason": row.withdrawn_reason,
         "origins": list(row.origins),
     }
 
@@ -59,11 +70,11 @@ async def notify(session: AsyncSession, clock: Clock, kind: str, row: RotationOb
 
 
 async def locked_open(session: AsyncSession, account_id: str) -> RotationObligation | None:
-    """The account's unsatisfied obligation, row-locked on PostgreSQL so merges never race."""
+    """The account's owed obligation, row-locked on PostgreSQL so merges never race."""
     result = await session.scalars(
         select(RotationObligation)
         .where(RotationObligation.account_id == account_id)
-        .where(RotationObligation.satisfied_at.is_(None))
+        .where(still_owed())
         .with_for_update(key_share=True)
     )
     return result.first()

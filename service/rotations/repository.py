@@ -10,15 +10,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import Account, RotationObligation
 from service.domain.rotation import RotationStatus
+from service.rotations.obligations import still_owed
 
 Ob = RotationObligation
 
 
 def _with_status(query: Select[Any], status: RotationStatus, now: datetime) -> Select[Any]:
-    """Same rule as domain.obligation_status: overdue once now is past due_at."""
+    """Same rule as domain.obligation_status: satisfied wins, then withdrawn, then by due_at."""
     if status == "satisfied":
         return query.where(Ob.satisfied_at.is_not(None))
-    query = query.where(Ob.satisfied_at.is_(None))
+    if status == "withdrawn":
+        return query.where(Ob.satisfied_at.is_(None), Ob.withdrawn_at.is_not(None))
+    query = query.where(still_owed())
     return query.where(Ob.due_at < now) if status == "overdue" else query.where(Ob.due_at >= now)
 
 
@@ -73,7 +76,7 @@ class RotationRepository:
 
     async def credential_ages(self) -> list[tuple[str, datetime | None, int | None, bool]]:
         """(account, credential created_time, version, owes a rotation) of live accounts."""
-        open_ob = select(Ob.account_id).where(Ob.satisfied_at.is_(None)).scalar_subquery()
+        open_ob = select(Ob.account_id).where(still_owed()).scalar_subquery()
         query = select(
             Account.id,
             Account.credential_created_time,

@@ -24,6 +24,8 @@ class ObligationOut(msgspec.Struct):
     satisfied_at: str | None
     satisfied_by_version: int | None
     satisfied_by: str | None
+    withdrawn_at: str | None
+    withdrawn_reason: str | None
     origins: list[OriginOut]
 
 
@@ -31,6 +33,7 @@ class SummaryCounts(msgspec.Struct):
     open: int
     overdue: int
     satisfied: int
+    withdrawn: int
 
 
 class SummaryOut(msgspec.Struct):

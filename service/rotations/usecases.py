@@ -12,12 +12,18 @@ from sqlalchemy import update
 
 from service.audit.log import Entry, append
 from service.db.models import Account, RotationObligation
-from service.domain.rotation import CredentialAge, DeadlinePolicy, RotationStatus, max_age_scan
+from service.domain.rotation import (
+    ROTATION_STATUSES,
+    CredentialAge,
+    DeadlinePolicy,
+    RotationStatus,
+    max_age_scan,
+)
 from service.domain.triggers import Trigger
 from service.errors import Conflict, NotFound
 from service.principal import SYSTEM, Caller
 from service.rotations import triggers
-from service.rotations.obligations import notify, obligation_view, opt_utc
+from service.rotations.obligations import notify, obligation_view, opt_utc, still_owed
 from service.rotations.repository import RotationRepository
 from service.runtime import Runtime
 
@@ -51,7 +57,7 @@ async def summary(rt: Runtime) -> dict[str, Any]:
     now = rt.clock.now()
     async with rt.sessions() as session:
         repo = RotationRepository(session)
-        counts = {s: await repo.count(now, s) for s in ("open", "overdue", "satisfied")}
+        counts = {s: await repo.count(now, s) for s in ROTATION_STATUSES}
         oldest = await repo.oldest_overdue(now)
     return {
         "counts": counts,
@@ -120,7 +126,7 @@ async def notify_overdue(rt: Runtime) -> int:
                 update(RotationObligation)
                 .where(RotationObligation.id == obligation_id)
                 .where(RotationObligation.overdue_notified_at.is_(None))
-                .where(RotationObligation.satisfied_at.is_(None))
+                .where(still_owed())
                 .values(overdue_notified_at=now)
             )
             if claimed.rowcount != 1:  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from service.domain.rotation import (
+    ROTATION_STATUSES,
     Assignment,
     CredentialAge,
     DeadlinePolicy,
@@ -22,6 +23,7 @@ from service.domain.rotation import (
     merge_trigger,
     new_obligation,
     obligation_status,
+    withdrawn_by_hand_back,
 )
 from service.settings import Settings
 
@@ -73,20 +75,43 @@ def test_deadlines_follow_settings(reason: RotationReason, delta: timedelta) -> 
 
 
 @pytest.mark.parametrize(
-    ("satisfied_at", "now", "expected"),
+    ("satisfied_at", "withdrawn_at", "now", "expected"),
     [
-        (None, T0, "open"),
-        (None, T0 + 24 * H, "open"),  # at the deadline, not yet past it
-        (None, T0 + 24 * H + timedelta(microseconds=1), "overdue"),
-        (None, T0 + 30 * D, "overdue"),
-        (T0 + H, T0 + 30 * D, "satisfied"),  # satisfied late is still satisfied
-        (T0 + H, T0, "satisfied"),
+        (None, None, T0, "open"),
+        (None, None, T0 + 24 * H, "open"),  # at the deadline, not yet past it
+        (None, None, T0 + 24 * H + timedelta(microseconds=1), "overdue"),
+        (None, None, T0 + 30 * D, "overdue"),
+        (T0 + H, None, T0 + 30 * D, "satisfied"),  # satisfied late is still satisfied
+        (T0 + H, None, T0, "satisfied"),
+        (None, T0 + H, T0 + 2 * H, "withdrawn"),
+        (None, T0 + H, T0 + 30 * D, "withdrawn"),  # withdrawn is never overdue
+        (None, T0 + 30 * D, T0 + 31 * D, "withdrawn"),  # withdrawn while overdue
     ],
 )
 def test_status_is_derived(
-    satisfied_at: datetime | None, now: datetime, expected: RotationStatus
+    satisfied_at: datetime | None,
+    withdrawn_at: datetime | None,
+    now: datetime,
+    expected: RotationStatus,
 ) -> None:
-    assert obligation_status(T0 + 24 * H, satisfied_at, now) == expected
+    assert obligation_status(T0 + 24 * H, satisfied_at, now, withdrawn_at) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "withdrawn"),
+    [
+        ("open", True),  # owed, and no new version can ever satisfy it
+        ("overdue", True),
+        ("satisfied", False),  # already ended by a rotation: it stays satisfied
+        ("withdrawn", False),  # a repeated hand-back withdraws nothing twice
+    ],
+)
+def test_hand_back_withdraws_what_is_still_owed(status: RotationStatus, withdrawn: bool) -> None:
+    assert withdrawn_by_hand_back(status) is withdrawn
+
+
+def test_every_status_has_a_hand_back_rule() -> None:
+    assert set(ROTATION_STATUSES) == {"open", "overdue", "satisfied", "withdrawn"}
 
 
 GESTOR = make_origin("gestor", 7, "gestor_departure")

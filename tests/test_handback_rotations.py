@@ -1,0 +1,135 @@
+"""Hand-back withdraws the account's owed rotation: no new version could ever satisfy it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from service.credentials.handback import hand_back_round
+from service.db.models import WebhookEvent
+from service.documents.queries import open_obligations
+from service.rotations.usecases import notify_overdue
+from tests.bao_server import DevServer
+from tests.conftest import AppFactory, Client, runtime_of
+from tests.custody_helpers import events, head_seq, ready_gestor
+from tests.test_handback import details, frozen, managed_account
+
+
+async def obligations_of(c: Client, admin: dict[str, str], account_id: str) -> list[Any]:
+    resp = await c.get("/v1/rotations", params={"account_id": account_id}, headers=admin)
+    assert resp.status_code == 200, resp.text
+    found: list[Any] = resp.json()
+    return found
+
+
+async def ids_with_status(c: Client, admin: dict[str, str], status: str) -> set[str]:
+    resp = await c.get("/v1/rotations", params={"status": status, "limit": 1000}, headers=admin)
+    assert resp.status_code == 200, resp.text
+    return {o["id"] for o in resp.json()}
+
+
+async def counts(c: Client, admin: dict[str, str]) -> dict[str, int]:
+    resp = await c.get("/v1/rotations/summary", headers=admin)
+    assert resp.status_code == 200, resp.text
+    found: dict[str, int] = resp.json()["counts"]
+    return found
+
+
+async def test_a_departure_obligation_is_withdrawn_by_the_hand_back(
+    make_client: AppFactory, bao: DevServer
+) -> None:
+    c, clock, admin = await frozen(make_client)
+    account_id = await managed_account(c, admin, versions=1)
+    gestor_id, _, _ = await ready_gestor(c, admin, account_id, clock.now())
+    departed = await c.post(
+        f"/v1/gestores/{gestor_id}/departure", json={"reason": "baja"}, headers=admin
+    )
+    assert departed.status_code == 200, departed.text
+    [owed] = await obligations_of(c, admin, account_id)
+    assert (owed["reason"], owed["status"]) == ("gestor_departure", "open")
+    assert owed["withdrawn_at"] is None and owed["withdrawn_reason"] is None
+
+    clock.advance(timedelta(minutes=15))  # the term ended: the credential must leave custody
+    before = await head_seq(c)
+    path = f"/v1/accounts/{account_id}/credential/hand-back"
+    resp = await c.post(path, headers=admin)
+    assert resp.status_code == 200, resp.text
+
+    [withdrawn] = await obligations_of(c, admin, account_id)
+    assert withdrawn["status"] == "withdrawn" and withdrawn["withdrawn_reason"] == "left_custody"
+    assert withdrawn["withdrawn_at"] is not None and withdrawn["satisfied_at"] is None
+    [event] = await events(c, after=before, action="rotation.withdrawn")
+    assert (event.account_id, event.subject) == (account_id, f"obligation:{owed['id']}")
+    assert (event.outcome, event.reason) == ("ok", "left_custody")
+    assert (event.actor or "").startswith("token:")
+    assert details(event) == {
+        "obligation_id": owed["id"],
+        "reason": "gestor_departure",
+        "due_at": owed["due_at"],
+        "was": "open",
+    }
+    [back] = await events(c, after=before, action="credential.handed_back")
+    assert event.seq < back.seq and details(back)["obligation_withdrawn"] == owed["id"]
+    async with runtime_of(c).sessions() as session:
+        hooks = list(
+            await session.scalars(
+                select(WebhookEvent).where(WebhookEvent.kind == "rotation.withdrawn")
+            )
+        )
+    [hook] = [h for h in hooks if h.payload["data"]["obligation"]["id"] == owed["id"]]
+    assert hook.payload["data"]["obligation"]["status"] == "withdrawn"
+
+    # Idempotent: a repeated call and a round withdraw nothing twice.
+    again = await c.post(path, headers=admin)
+    assert again.status_code == 200, again.text
+    await hand_back_round(runtime_of(c))
+    assert len(await events(c, after=before, action="rotation.withdrawn")) == 1
+
+    # Past its deadline it is still withdrawn, never overdue, and no one is told it is.
+    clock.advance(timedelta(days=3))
+    assert (await obligations_of(c, admin, account_id))[0]["status"] == "withdrawn"
+    assert owed["id"] in await ids_with_status(c, admin, "withdrawn")
+    for status in ("open", "overdue", "satisfied"):
+        assert owed["id"] not in await ids_with_status(c, admin, status)
+    summary = await c.get("/v1/rotations/summary", headers=admin)
+    oldest = summary.json()["oldest_overdue"]
+    assert oldest is None or oldest["id"] != owed["id"]
+    assert summary.json()["counts"]["withdrawn"] >= 1
+    await notify_overdue(runtime_of(c))
+    assert not await events(c, after=before, action="rotation.overdue", account_id=account_id)
+    # Documents list it as pending no more.
+    async with runtime_of(c).sessions() as session:
+        assert await open_obligations(session, [account_id]) == {}
+
+
+async def test_the_job_withdraws_an_overdue_obligation_and_the_counts_move(
+    make_client: AppFactory, bao: DevServer
+) -> None:
+    c, clock, admin = await frozen(make_client)
+    account_id = await managed_account(c, admin, versions=1)
+    opened = await c.post(
+        "/v1/rotations", json={"account_id": account_id, "reason": "revisión"}, headers=admin
+    )
+    assert opened.status_code in (200, 201), opened.text
+    obligation_id = opened.json()["id"]
+    # A day later it is overdue, and the term has ended: the job hands back.
+    clock.advance(timedelta(hours=25))
+    [owed] = await obligations_of(c, admin, account_id)
+    assert owed["status"] == "overdue"
+    was = await counts(c, admin)
+
+    before = await head_seq(c)
+    await hand_back_round(runtime_of(c))
+
+    now = await counts(c, admin)
+    assert (now["overdue"], now["withdrawn"]) == (was["overdue"] - 1, was["withdrawn"] + 1)
+    assert (now["open"], now["satisfied"]) == (was["open"], was["satisfied"])
+    [event] = await events(c, after=before, action="rotation.withdrawn")
+    assert event.actor == "system" and event.subject == f"obligation:{obligation_id}"
+    assert details(event)["was"] == "overdue" and details(event)["reason"] == "manual"
+    await notify_overdue(runtime_of(c))
+    assert not await events(c, after=before, action="rotation.overdue", account_id=account_id)
+    [withdrawn] = await obligations_of(c, admin, account_id)
+    assert withdrawn["status"] == "withdrawn"
