@@ -14,7 +14,7 @@ from service.rotations.usecases import notify_overdue
 from tests.bao_server import DevServer
 from tests.conftest import AppFactory, Client, runtime_of
 from tests.custody_helpers import events, head_seq, ready_gestor
-from tests.test_handback import details, frozen, managed_account
+from tests.test_handback import details, frozen, managed_account, official_account
 
 
 async def obligations_of(c: Client, admin: dict[str, str], account_id: str) -> list[Any]:
@@ -133,3 +133,67 @@ async def test_the_job_withdraws_an_overdue_obligation_and_the_counts_move(
     assert not await events(c, after=before, action="rotation.overdue", account_id=account_id)
     [withdrawn] = await obligations_of(c, admin, account_id)
     assert withdrawn["status"] == "withdrawn"
+
+
+async def handed_back(c: Client, clock: Any, admin: dict[str, str], account_id: str) -> None:
+    """End the term and hand the credential back through the endpoint."""
+    clock.advance(timedelta(minutes=15))
+    resp = await c.post(f"/v1/accounts/{account_id}/credential/hand-back", headers=admin)
+    assert resp.status_code == 200, resp.text
+
+
+async def test_a_manual_obligation_for_a_handed_back_account_is_refused(
+    make_client: AppFactory, bao: DevServer
+) -> None:
+    c, clock, admin = await frozen(make_client)
+    account_id = await managed_account(c, admin, versions=1)
+    await handed_back(c, clock, admin, account_id)
+    before = await head_seq(c)
+
+    resp = await c.post(
+        "/v1/rotations", json={"account_id": account_id, "reason": "revisión"}, headers=admin
+    )
+    assert resp.status_code == 409, resp.text
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    problem = resp.json()
+    assert "left custody" in problem["detail"] and "Décima novena" in problem["detail"]
+    # Nothing changed: no obligation, no event, no webhook.
+    assert await obligations_of(c, admin, account_id) == []
+    assert await head_seq(c) == before
+    async with runtime_of(c).sessions() as session:
+        hooks = list(await session.scalars(select(WebhookEvent)))
+    assert all(h.payload["data"]["obligation"]["account_id"] != account_id for h in hooks)
+
+
+async def test_a_departure_opens_no_obligation_for_a_handed_back_account(
+    make_client: AppFactory, bao: DevServer
+) -> None:
+    c, clock, admin = await frozen(make_client)
+    personal = await managed_account(c, admin, versions=1)
+    official = await official_account(c, admin)
+    gestor_id, _, _ = await ready_gestor(c, admin, personal, clock.now())
+    assigned = await c.post(
+        f"/v1/accounts/{official}/gestores", json={"gestor_id": gestor_id}, headers=admin
+    )
+    assert assigned.status_code == 201, assigned.text
+    await handed_back(c, clock, admin, personal)
+    before = await head_seq(c)
+
+    departed = await c.post(
+        f"/v1/gestores/{gestor_id}/departure", json={"reason": "baja"}, headers=admin
+    )
+    assert departed.status_code == 200, departed.text
+
+    # The still-held account owes a rotation; the handed-back one owes nothing.
+    assert await obligations_of(c, admin, personal) == []
+    [owed] = await obligations_of(c, admin, official)
+    assert (owed["reason"], owed["status"]) == ("gestor_departure", "open")
+    # The case file and the departure event list only the obligation that exists.
+    case = departed.json()
+    assert [(o["id"], o["account_id"]) for o in case["obligations"]] == [(owed["id"], official)]
+    assert {a["account_id"] for a in case["accounts"]} == {personal, official}
+    [event] = await events(c, after=before, action="gestor.departed")
+    assert details(event)["obligations"] == 1
+    opened = await events(c, after=before, action="rotation.opened")
+    assert [e.account_id for e in opened] == [official]
+    assert not await events(c, after=before, account_id=personal, action="rotation.merged")

@@ -100,6 +100,8 @@ async def _end_access(
                 account_id=entry.account_id,
                 trigger=Trigger.gestor_departed(gestor.id, effective_at=at),
             )
+            if row is None:  # handed back (Décima novena): no obligation to list
+                continue
             obligations.append(
                 {
                     "id": row.id,

@@ -48,3 +48,13 @@ class Trigger:
     def manual(cls, actor: str, reason: str) -> Trigger:
         """An admin opens an obligation, saying why."""
         return cls("manual", make_origin("manual", actor, reason), note=reason)
+
+
+def may_open_obligation(trigger: Trigger, *, handed_back: bool) -> bool:
+    """Whether this trigger may open (or merge into) an obligation for the account.
+
+    Never once its credential was handed back (Décima novena): no new version can
+    be written for that account record, so the obligation could never be
+    satisfied; the owner answers for the password. Every cause is alike here.
+    """
+    return not handed_back

@@ -104,7 +104,8 @@ async def _create(rt: Runtime, caller: Caller, data: HandoverIn) -> Handover:
                 account_id=account_id,
                 trigger=Trigger.handover(handover_id),
             )
-            obligation_ids.append(obligation.id)
+            if obligation is not None:  # None: handed back (Décima novena)
+                obligation_ids.append(obligation.id)
         annex = await build_annex(
             session,
             accounts,

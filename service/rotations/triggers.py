@@ -1,7 +1,9 @@
 """Open (or merge into) a rotation obligation for any trigger (Décima quinta).
 
 Called inside the caller's transaction: the obligation, its audit event and its
-webhook outbox row commit together with the change that caused them.
+webhook outbox row commit together with the change that caused them. An account
+whose credential was handed back (Décima novena) gets none: ``fire`` answers
+None and writes nothing, and each caller reports only the obligations it got.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.clock import Clock
+from service.credentials.handback_queries import ever_handed_back
 from service.db.models import RotationObligation
-from service.domain.triggers import Trigger
+from service.domain.triggers import Trigger, may_open_obligation
 from service.principal import Caller
 from service.rotations.obligations import open_or_merge
 from service.settings import Settings
@@ -24,8 +27,16 @@ async def fire(
     *,
     account_id: str,
     trigger: Trigger,
-) -> RotationObligation:
-    """The account's obligation after this trigger: a new one, or its open one merged."""
+) -> RotationObligation | None:
+    """The account's obligation after this trigger, or None for a handed-back account.
+
+    The hand-back's event is read in the caller's transaction, which holds the
+    audit chain lock: a hand-back either committed before (seen here) or runs
+    after and withdraws what this opened.
+    """
+    handed_back = await ever_handed_back(session, account_id)
+    if not may_open_obligation(trigger, handed_back=handed_back):
+        return None
     row, _ = await open_or_merge(
         session,
         caller,

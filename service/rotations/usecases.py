@@ -68,7 +68,7 @@ async def summary(rt: Runtime) -> dict[str, Any]:
 async def open_manual(
     rt: Runtime, caller: Caller, *, account_id: str, reason: str
 ) -> dict[str, Any]:
-    """An admin's obligation; merged into the account's open one if there is one."""
+    """An admin's obligation; merged into the account's open one; 409 once handed back."""
     async with rt.transaction() as session:
         account = await session.get(Account, account_id)
         if account is None:
@@ -83,6 +83,15 @@ async def open_manual(
             account_id=account_id,
             trigger=Trigger.manual(caller.actor, reason),
         )
+        if row is None:
+            # Raised inside the transaction: nothing was written, nothing commits.
+            raise Conflict(
+                "This account's credential left custody (Décima novena): it was handed "
+                "back and no new version can be written for this account, so a rotation "
+                "obligation could never be satisfied. Register the account again to hold "
+                "its password once more",
+                numerals=["Décima novena"],
+            )
         return obligation_view(row, rt.clock.now())
 
 
@@ -90,6 +99,7 @@ async def scan_max_age(rt: Runtime, caller: Caller = SYSTEM) -> int:
     """Open max_age obligations for credentials past the maximum age; return how many.
 
     Idempotent: an account that already owes a rotation is skipped by the rule.
+    A handed-back account is not counted (it has no credential age anyway).
     """
     policy = DeadlinePolicy.from_settings(rt.settings)
     async with rt.transaction() as session:
@@ -100,9 +110,10 @@ async def scan_max_age(rt: Runtime, caller: Caller = SYSTEM) -> int:
             rt.clock.now(),
             policy,
         )
+        opened = 0
         for finding in findings:
             version = versions[finding.account_id]
-            await triggers.fire(
+            row = await triggers.fire(
                 session,
                 caller,
                 rt.clock,
@@ -110,7 +121,8 @@ async def scan_max_age(rt: Runtime, caller: Caller = SYSTEM) -> int:
                 account_id=finding.account_id,
                 trigger=Trigger.max_age_reached(version, reached_at=finding.reached_at),
             )
-    return len(findings)
+            opened += row is not None
+    return opened
 
 
 async def notify_overdue(rt: Runtime) -> int:

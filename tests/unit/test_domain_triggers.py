@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from service.domain.triggers import Trigger
+from service.domain.rotation import ROTATION_REASONS
+from service.domain.triggers import Trigger, may_open_obligation
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -56,3 +57,30 @@ T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 )
 def test_trigger_records(trigger: Trigger, expected: Trigger) -> None:
     assert trigger == expected
+
+
+EVERY_CAUSE = [
+    Trigger.gestor_unassigned("g-1"),
+    Trigger.gestor_departed("g-2", effective_at=T0),
+    Trigger.incident_reported("inc-1", "extravio"),
+    Trigger.max_age_reached(3, reached_at=T0),
+    Trigger.handover("h-1"),
+    Trigger.manual("token:admin", "revisión"),
+]
+
+
+@pytest.mark.parametrize(
+    ("trigger", "handed_back", "allowed"),
+    [
+        *[(t, False, True) for t in EVERY_CAUSE],  # in custody: every cause opens or merges
+        # Handed back: no version can ever satisfy it, whatever caused it (Décima novena).
+        *[(t, True, False) for t in EVERY_CAUSE],
+    ],
+    ids=lambda v: getattr(v, "reason", str(v)),
+)
+def test_may_open_obligation(trigger: Trigger, handed_back: bool, allowed: bool) -> None:
+    assert may_open_obligation(trigger, handed_back=handed_back) is allowed
+
+
+def test_every_reason_has_a_row() -> None:
+    assert {t.reason for t in EVERY_CAUSE} == set(ROTATION_REASONS)
