@@ -51,18 +51,33 @@ def free_port_pair() -> int:
     raise RuntimeError("no free pair of ports")
 
 
-def wait_until_up(addr: str, process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
-    """Poll the health endpoint until the server answers, or raise."""
+def wait_until_up(
+    addr: str, process: subprocess.Popen[bytes], root_token: str, timeout: float = 15.0
+) -> None:
+    """Poll until this server accepts its own root token, or raise.
+
+    Another test session may have taken the port between probe and bind; its
+    server would answer the health check, but refuses our token (403) while
+    ours exits on the bind error.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"bao exited early with code {process.returncode}")
         try:
-            # Any answer, sealed or not, means the listener is up.
-            httpx.get(f"{addr}/v1/sys/health", timeout=1.0)
-            return
+            resp = httpx.get(
+                f"{addr}/v1/auth/token/lookup-self",
+                headers={"X-Vault-Token": root_token},
+                timeout=1.0,
+            )
         except httpx.HTTPError:
             time.sleep(0.1)
+            continue
+        if resp.status_code == 200:
+            return
+        if resp.status_code == 403:
+            raise RuntimeError(f"another server answers on {addr}")
+        time.sleep(0.1)  # up, but not yet unsealed and serving
     raise RuntimeError(f"bao did not answer on {addr} within {timeout}s")
 
 
@@ -100,7 +115,7 @@ def start_dev_server(tmp_dir: Path) -> DevServer:
             )
         server = DevServer(addr, root_token, process.pid, audit_log, log_path, process)
         try:
-            wait_until_up(addr, process)
+            wait_until_up(addr, process, root_token)
         except RuntimeError as exc:
             # Most likely another process grabbed the port between probe and bind.
             last_error = exc
