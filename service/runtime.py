@@ -36,14 +36,17 @@ class Runtime:
         await self.engine.dispose()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
+    async def transaction(self, *, chain_lock: bool = True) -> AsyncIterator[AsyncSession]:
         """One database transaction: committed on exit, rolled back on error.
 
         Its first act is to take the audit chain's lock (see ``lock_chain``).
+        ``chain_lock=False`` only for a transaction that appends no event and
+        locks no row that a chain-locked transaction locks (the webhook outbox).
         """
         async with self.sessions() as session:
             async with session.begin():
-                await lock_chain(session)
+                if chain_lock:
+                    await lock_chain(session)
                 yield session
             self._after_commit(session.info)
 

@@ -10,6 +10,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from service.clock import FrozenClock
@@ -168,7 +169,7 @@ async def test_replicas_fanning_out_at_once_make_one_delivery_per_url(
                 WebhookEvent(
                     id=event_id,
                     kind="rotation.opened",
-                    payload={"probe": event_id},
+                    payload={"id": event_id, "type": "rotation.opened", "data": {}},
                     created_at=replicas[0].clock.now(),
                 )
             )
@@ -183,3 +184,26 @@ async def test_replicas_fanning_out_at_once_make_one_delivery_per_url(
             )
         ).all()
     assert sorted(rows) == sorted((e, u) for e in events for u in urls)
+
+
+@pytest.mark.postgresql_only  # SQLite has one writer: there, every transaction waits anyway
+async def test_delivery_does_not_wait_for_the_audit_chain_lock(make_client: AppFactory) -> None:
+    """The outbox appends no event: a long write elsewhere must not stall webhook delivery."""
+    receiver = await Receiver().start()
+    try:
+        client = await make_client(webhook_urls=(receiver.url,))
+        rt = runtime_of(client)
+        admin = await bearer(client, "admin", "webhooks-lock")
+        account = await seed_account(rt)
+        made = await client.post(
+            "/v1/rotations", json={"account_id": account, "reason": "prueba"}, headers=admin
+        )
+        assert made.status_code == 201
+        async with rt.transaction():  # holds the chain lock, as any write does
+            await asyncio.wait_for(deliver_until_quiet(rt), timeout=10)
+        assert made.json()["id"] in {
+            json.loads(r["body"])["data"].get("obligation", {}).get("id")
+            for r in receiver.requests
+        }
+    finally:
+        await receiver.stop()
