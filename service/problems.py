@@ -18,7 +18,7 @@ from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from service.errors import DatabaseUnavailable, DomainError, Locked
+from service.errors import DatabaseUnavailable, DomainError, InvalidInput, Locked
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger("custodia.errors")
@@ -95,16 +95,22 @@ def _database(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[
 
 # PostgreSQL's answers to a clash with a concurrent transaction: retrying succeeds.
 TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})  # serialization, deadlock, lock
+# Text PostgreSQL cannot store (e.g. U+0000), should any reach it past input_hygiene.
+UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
 
 
 def _database_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    if getattr(getattr(exc, "orig", None), "sqlstate", None) not in TRANSIENT_SQLSTATES:
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if sqlstate in UNSTORABLE_TEXT_SQLSTATES:
+        detail = "A text value holds a character the database cannot store (such as NUL)"
+        return _domain(request, InvalidInput(detail))
+    if sqlstate not in TRANSIENT_SQLSTATES:
         return _unexpected(request, exc)
     log.warning("database_conflict", error_type=type(exc).__name__, exc_info=exc)
-    # The transaction was rolled back whole: nothing changed, so the request can be retried.
+    # The failed transaction was rolled back; an earlier one of the same request may
+    # have committed, so the detail does not claim that nothing changed.
     response = _domain(
-        request,
-        DatabaseUnavailable("A concurrent change got in the way; nothing was changed, retry"),
+        request, DatabaseUnavailable("A concurrent change got in the way; retry the request")
     )
     response.headers["Retry-After"] = "1"
     return response

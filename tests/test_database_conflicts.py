@@ -1,4 +1,5 @@
-"""A transaction PostgreSQL aborts for a clash with another one is a 503 to retry, not a 500."""
+"""A transaction PostgreSQL aborts for a clash with another one is a 503 to retry, not a 500;
+text it cannot store is the client's 422."""
 
 from __future__ import annotations
 
@@ -10,12 +11,17 @@ from tests.conftest import AppFactory, bearer, runtime_of
 from tests.custody_helpers import head_seq
 
 # Each SQLSTATE is raised by a trigger on the insert a gestor's creation makes.
-CLASHES = {"deadlock": "40P01", "serialization": "40001", "lock_timeout": "55P03"}
+CLASHES = {
+    "deadlock": ("40P01", 503),
+    "serialization": ("40001", 503),
+    "lock_timeout": ("55P03", 503),
+    "unstorable_text": ("22021", 422),
+}
 
 
 @pytest.mark.postgresql_only  # SQLite has one writer: these errors cannot arise there
 @pytest.mark.parametrize("clash", sorted(CLASHES))
-async def test_a_clash_with_a_concurrent_transaction_asks_for_a_retry(
+async def test_a_database_refusal_is_a_problem_not_a_500(
     make_client: AppFactory, clash: str
 ) -> None:
     c = await make_client()
@@ -24,7 +30,7 @@ async def test_a_clash_with_a_concurrent_transaction_asks_for_a_retry(
     admin = await bearer(c, "admin", "conflict-admin")
     function = f"""
         CREATE FUNCTION clash() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN RAISE EXCEPTION 'clash' USING ERRCODE = '{CLASHES[clash]}'; END $$"""
+        BEGIN RAISE EXCEPTION 'clash' USING ERRCODE = '{CLASHES[clash][0]}'; END $$"""
     async with rt.engine.begin() as conn:
         await conn.execute(text(function))
         await conn.execute(
@@ -49,10 +55,13 @@ async def test_a_clash_with_a_concurrent_transaction_asks_for_a_retry(
         async with rt.engine.begin() as conn:
             await conn.execute(text("DROP TRIGGER clash ON gestores"))
             await conn.execute(text("DROP FUNCTION clash()"))
-    assert resp.status_code == 503, resp.text
-    assert resp.headers["retry-after"] == "1"
+    assert resp.status_code == CLASHES[clash][1], resp.text
     assert resp.headers["content-type"].startswith("application/problem+json")
-    assert "retry" in resp.json()["detail"]
+    if resp.status_code == 503:
+        assert resp.headers["retry-after"] == "1"
+        assert "retry" in resp.json()["detail"]
+    else:
+        assert "cannot store" in resp.json()["detail"]
     async with rt.sessions() as session:  # rolled back whole
         assert await session.scalar(select(func.count()).select_from(Gestor)) == before
     assert await head_seq(c) == start

@@ -1,0 +1,68 @@
+"""NUL characters are refused at the door, the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import AppFactory, bearer
+from tests.custody_helpers import head_seq, uid
+
+ACCOUNT = {
+    "platform": "x",
+    "url": "https://x.com/cuenta",
+    "display_name": "Cuenta oficial",
+    "area": "Comunicación Social",
+    "kind": "oficial",
+}
+
+
+@pytest.mark.parametrize(
+    "raw_display_name",
+    [rb'"Cuenta\u0000oficial"', rb'"Cuenta \\\u0000 oficial"', rb'"\u0000"'],
+    ids=["inside", "after-an-escaped-backslash", "alone"],
+)
+async def test_a_nul_in_a_body_is_422_and_changes_nothing(
+    make_client: AppFactory, raw_display_name: bytes
+) -> None:
+    c = await make_client()
+    admin = await bearer(c, "admin", "hygiene")
+    handle = uid("nul")
+    body = (
+        b'{"platform": "x", "handle": "' + handle.encode() + b'", "url": "https://x.com/a",'
+        b' "area": "Comunicaci\\u00f3n Social", "kind": "oficial",'
+        b' "display_name": ' + raw_display_name + b"}"
+    )
+    start = await head_seq(c)
+    resp = await c.post(
+        "/v1/accounts", content=body, headers={**admin, "Content-Type": "application/json"}
+    )
+    assert resp.status_code == 422, resp.text
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    assert "NUL" in resp.json()["detail"]
+    assert await head_seq(c) == start
+    listed = await c.get("/v1/accounts", headers=admin)
+    assert handle not in listed.text
+
+
+async def test_an_escaped_backslash_followed_by_u0000_is_plain_text(
+    make_client: AppFactory,
+) -> None:
+    c = await make_client()
+    admin = await bearer(c, "admin", "hygiene-literal")
+    name = "Cuenta \\u0000 oficial"  # a backslash and five characters, no NUL
+    resp = await c.post(
+        "/v1/accounts", json={**ACCOUNT, "handle": uid("lit"), "display_name": name}, headers=admin
+    )
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["display_name"] == name
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/audit/events?actor=a%00b", "/v1/accounts/a%00b", "/v1/gestores?area=%00"]
+)
+async def test_a_nul_in_the_url_is_400(make_client: AppFactory, path: str) -> None:
+    c = await make_client()
+    admin = await bearer(c, "admin", "hygiene-url")
+    resp = await c.get(path, headers=admin)
+    assert resp.status_code == 400, resp.text
+    assert "NUL" in resp.json()["detail"]
