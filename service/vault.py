@@ -227,12 +227,18 @@ class Vault(KvRecords):
     # -- KV v2 primitives (service.vault_records builds on them) ------------
 
     async def read_kv(
-        self, path: str, action: str, client: hvac.Client | None = None
+        self,
+        path: str,
+        action: str,
+        client: hvac.Client | None = None,
+        version: int | None = None,
     ) -> tuple[dict[str, Any], SecretVersion] | None:
+        """The latest version, or ``version``; None when absent, deleted or destroyed."""
         resp = await self._find(
             self._kv_op(action, path),
             (client or self._client).secrets.kv.v2.read_secret_version,
             path=path,
+            version=version,
             mount_point=self._kv,
             raise_on_deleted_version=True,
         )
@@ -286,11 +292,13 @@ class Vault(KvRecords):
         }
 
     async def checkout_read(
-        self, account_id: str, metadata: dict[str, str]
+        self, account_id: str, metadata: dict[str, str], version: int | None = None
     ) -> tuple[dict[str, Any], SecretVersion] | None:
-        """Read through a single-use child token whose metadata names the checkout.
+        """Read ``version`` (default: the latest) through a single-use child token.
 
-        OpenBao's own audit device then records whom each read was for.
+        The token's metadata names the checkout, so OpenBao's own audit device
+        records whom each read was for. None when that version is absent,
+        deleted or destroyed.
         """
         role = self._settings.vault_checkout_role
         created = await self._call(
@@ -304,7 +312,9 @@ class Vault(KvRecords):
             display_name=f"checkout-{metadata.get('checkout_id', '')}",
         )
         child = self._new_client(created["auth"]["client_token"])
-        return await self.read_kv(f"accounts/{account_id}", "reading for a checkout", child)
+        return await self.read_kv(
+            f"accounts/{account_id}", "reading for a checkout", child, version=version
+        )
 
     async def destroy_credential(self, account_id: str) -> None:
         """Remove every version and the metadata: the account left custody."""

@@ -2,10 +2,13 @@
 
 Order (each refusal audited with its reason): role; account exists and is not
 retired; gestor assigned; responsiva accepted; TOTP enrolled; lockout; TOTP
-valid and unused; exclusivity (the partial unique index decides); Vault.
+valid and unused; the account's custody (holdable, has a credential);
+exclusivity (the partial unique index decides); Vault. Custody comes after the
+code so that only a gestor who passed every access check learns it.
 The checkout row and its ``checkout.granted`` event commit before the secret
-is read; if Vault then fails, the checkout is closed and nothing is released.
-The request holds one pooled connection for its reads, refusals and grant.
+is read; the read is pinned to the granted version, and if Vault then fails or
+the checkout was closed meanwhile, nothing is released.
+The request holds one pooled connection for its reads, refusals, grant and release.
 """
 
 from __future__ import annotations
@@ -69,19 +72,13 @@ async def _refuse(
 
 
 def _refusal_of(facts: Row[Any], account_id: str, now: datetime) -> tuple[str, DomainError] | None:
-    """The first check (after the role) that fails, in the fixed order."""
+    """The first access check (after the role) that fails, in the fixed order."""
     if facts.account_id is None:
         return "account_not_found", NotFound(f"No account with id {account_id}")
     if facts.retired_at is not None:
         return "account_retired", Conflict(
             "The account is retired and can no longer be checked out"
         )
-    try:
-        ensure_may_hold_credential(_profile(facts), now)
-    except DomainError as outside:
-        return "not_in_custody", outside
-    if facts.credential_version is None:
-        return "no_credential", Conflict("The account has no credential in custody")
     if facts.departed_at is not None or not facts.assigned:
         return "not_assigned", Forbidden("You are not assigned to this account")
     if not acceptance_is_current(facts.responsiva_version, facts.responsiva_sha256):
@@ -96,6 +93,17 @@ def _refusal_of(facts: Row[Any], account_id: str, now: datetime) -> tuple[str, D
         ensure_not_locked(LockoutState(facts.totp_failures, opt_utc(facts.locked_until)), now)
     except DomainError as locked:
         return "locked", locked
+    return None
+
+
+def _custody_refusal(facts: Row[Any], now: datetime) -> tuple[str, DomainError] | None:
+    """After the TOTP code: whether the account can be checked out at all."""
+    try:
+        ensure_may_hold_credential(_profile(facts), now)
+    except DomainError as outside:
+        return "not_in_custody", outside
+    if facts.credential_version is None:
+        return "no_credential", Conflict("The account has no credential in custody")
     return None
 
 
@@ -173,9 +181,9 @@ async def grant(
         )
         async with held.transaction(rt, conn) as session:
             error = await _commit(rt, session, caller, checkout, step, facts.has_expired)
-    if error is not None:
-        raise error
-    return await release(rt, caller, checkout)
+        if error is not None:
+            raise error
+        return await release(rt, caller, checkout, conn)
 
 
 async def _commit(
@@ -216,6 +224,12 @@ async def _commit(
         )
         return InvalidTotp("The TOTP code is wrong, expired or already used")
     await reset_failures(session, gestor_id)
+    # The code is spent even when the account cannot be held, as for exclusivity.
+    outside = _custody_refusal(facts, now)
+    if outside is not None:
+        why, denial = outside
+        await append(session, caller, _refusal(account_id, gestor_id, why), rt.clock)
+        return denial
     checkout.credential_version = facts.credential_version
     return await _insert_exclusive(rt, session, caller, checkout)
 

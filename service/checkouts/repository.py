@@ -142,6 +142,10 @@ _FOR_CHECKIN = (
     .where(_CHECKOUTS.c.id == bindparam("checkout_id"))
     .with_for_update(key_share=True, of=_CHECKOUTS)
 )
+# Whether a just-granted checkout is still open, right before its secret leaves.
+_OPEN_STATE = select(_CHECKOUTS.c.closed_at, _CHECKOUTS.c.close_reason).where(
+    _CHECKOUTS.c.id == bindparam("checkout_id")
+)
 # SET closed_at, close_reason: from the parameters' names.
 _CLOSE = update(_CHECKOUTS).where(_CHECKOUTS.c.id == bindparam("checkout_id"))
 
@@ -168,6 +172,11 @@ async def insert_open(session: AsyncSession, values: dict[str, Any]) -> bool | N
     params = {**values, "owner_id": values["account_id"]}
     inserted = (await session.execute(statement, params)).first()
     return None if inserted is None else bool(inserted.rotation_required)
+
+
+async def open_state(conn: AsyncConnection, checkout_id: str) -> Row[Any] | None:
+    """The checkout's ``closed_at`` and ``close_reason``, read outside a transaction."""
+    return await read_row(conn, _OPEN_STATE, {"checkout_id": checkout_id})
 
 
 async def holder_expiry(session: AsyncSession, account_id: str) -> datetime | None:
