@@ -10,7 +10,9 @@ Custody has ended from that commit, even while Vault is down. Then Vault
 destroys every version and the metadata; ``credential.destroyed`` (``ok``)
 records it once. Until that event exists the hand-back is the open marker: the
 ``hand-back`` job retries the destroy every round, and a repeated call to the
-endpoint does it at once.
+endpoint does it at once. An account that leaves custody holding no credential
+has nothing to hand back and gets no ``credential.handed_back``; a rotation it
+owes is withdrawn (``rotation.withdrawn``) all the same, by the job or the endpoint.
 
 Safe across replicas: the account row is locked before it is read (the job
 skips rows another replica holds), and a hand-back or destroy event is written
@@ -36,6 +38,7 @@ from service.domain.custody import (
     latest_hand_back,
     leave_reason,
     leaving_custody,
+    left_without_credential,
 )
 from service.errors import Conflict, NotFound, VaultDenied, VaultUnavailable
 from service.principal import SYSTEM, Caller
@@ -87,13 +90,16 @@ async def leave_custody(
     """The SQL half, in one transaction: checkouts closed, no current credential, one event."""
     now = rt.clock.now()
     async with rt.transaction() as session:
-        # The account row before the chain lock, as every writer of account rows does.
+        # The chain lock first (rt.transaction), then the account row, as every writer does.
         account = await queries.locked_account(session, account_id, skip_locked=skip_locked)
         if account is None:
             return "missing"
-        if account.credential_version is None:
-            return "empty"
         why = leave_reason(profile_of_row(account), now)
+        if account.credential_version is None:
+            if why is not None:
+                # Nothing to hand back, but no version can be written: an owed rotation goes.
+                await hooks.account_left_custody(session, caller, rt.clock, account_id=account_id)
+            return "empty"
         if why is None:
             return "may_hold"
         # A checkout that expired ended then, not now: closed as expired first.
@@ -196,7 +202,11 @@ async def _try_destroy(rt: Runtime, account_id: str) -> bool:
 
 
 async def hand_back_round(rt: Runtime) -> float:
-    """Periodic job: finish owed destroys, then hand back every account that left custody."""
+    """Periodic job: finish owed destroys, hand back every account that left custody.
+
+    An account that left custody with no credential has nothing to hand back; a
+    rotation it owes is withdrawn all the same.
+    """
     async with rt.sessions() as session:
         pending = await queries.pending_destroys(session)
     vault_up = True
@@ -208,6 +218,7 @@ async def hand_back_round(rt: Runtime) -> float:
     now = rt.clock.now()
     async with rt.sessions() as session:
         due = leaving_custody(await queries.holding(session), now)
+        owing = left_without_credential(await queries.owing_without_credential(session), now)
     for account_id in due:
         # A row another replica holds is theirs this round (or ours the next).
         left = await leave_custody(rt, SYSTEM, account_id, skip_locked=True)
@@ -215,6 +226,9 @@ async def hand_back_round(rt: Runtime) -> float:
             log.info("credential_handed_back", account_id=account_id)
             if vault_up:
                 vault_up = await _try_destroy(rt, account_id)
+    for account_id in owing:
+        # No credential to hand back: only the owed rotation is withdrawn, once.
+        await leave_custody(rt, SYSTEM, account_id, skip_locked=True)
     return ROUND_SECONDS
 
 

@@ -1,8 +1,9 @@
-"""Queries the hand-back needs: accounts holding a credential, and the hand-back events."""
+"""Queries the hand-back needs: accounts holding a credential or owing a rotation, and events."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,7 +11,9 @@ from sqlalchemy.orm import aliased
 
 from service.accounts.usecases import profile_of_row
 from service.db.models import Account, AuditEvent, CredentialVersion
+from service.domain.accounts import may_hold_credential
 from service.domain.custody import DESTROYED, HANDED_BACK, CustodyEvent, Held
+from service.rotations.hooks import owes_rotation
 
 
 async def holding(session: AsyncSession) -> list[Held[str]]:
@@ -26,6 +29,29 @@ async def holding(session: AsyncSession) -> list[Held[str]]:
         .order_by(Account.id)
     )
     return [Held(a.id, profile_of_row(a), a.credential_version) for a in rows]
+
+
+async def owing_without_credential(session: AsyncSession) -> list[Held[str]]:
+    """Accounts that owe a rotation but hold no credential; the domain rule decides which left.
+
+    Official accounts are always holdable (Segunda II), so only the others are read.
+    """
+    rows = await session.scalars(
+        select(Account)
+        .where(
+            Account.credential_version.is_(None),
+            Account.kind != "oficial",
+            owes_rotation(Account.id),
+        )
+        .order_by(Account.id)
+    )
+    return [Held(a.id, profile_of_row(a), a.credential_version) for a in rows]
+
+
+async def may_hold_now(session: AsyncSession, account_id: str, at: datetime) -> bool:
+    """Whether the body may hold the account's password at ``at``; no such account: False."""
+    account = await session.get(Account, account_id)
+    return account is not None and may_hold_credential(profile_of_row(account), at)
 
 
 async def locked_account(

@@ -59,6 +59,19 @@ def leaving_custody(accounts: Iterable[Held[K]], at: datetime, tz: tzinfo = UTC)
     ]
 
 
+def left_without_credential(accounts: Iterable[Held[K]], at: datetime, tz: tzinfo = UTC) -> list[K]:
+    """Accounts the body may no longer hold that have no credential in custody, in order.
+
+    Nothing to hand back, but a rotation they owe could never be satisfied: it is
+    withdrawn as a hand-back would withdraw it.
+    """
+    return [
+        a.account_id
+        for a in accounts
+        if a.credential_version is None and leave_reason(a.profile, at, tz) is not None
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class CustodyEvent:
     """The parts of a hand-back or destroy event the rules read."""

@@ -50,11 +50,13 @@ class Trigger:
         return cls("manual", make_origin("manual", actor, reason), note=reason)
 
 
-def may_open_obligation(trigger: Trigger, *, handed_back: bool) -> bool:
+def may_open_obligation(trigger: Trigger, *, handed_back: bool, may_hold: bool) -> bool:
     """Whether this trigger may open (or merge into) an obligation for the account.
 
-    Never once its credential was handed back (Décima novena): no new version can
-    be written for that account record, so the obligation could never be
-    satisfied; the owner answers for the password. Every cause is alike here.
+    Only while the body may hold the account's password now (``may_hold``:
+    Segunda II–III, Décima novena) and never once its credential was handed
+    back: otherwise no new version can be written for that account record, so
+    the obligation could never be satisfied; the owner answers for the password.
+    Every cause is alike here.
     """
-    return not handed_back
+    return may_hold and not handed_back

@@ -2,8 +2,9 @@
 
 Called inside the caller's transaction: the obligation, its audit event and its
 webhook outbox row commit together with the change that caused them. An account
-whose credential was handed back (Décima novena) gets none: ``fire`` answers
-None and writes nothing, and each caller reports only the obligations it got.
+the body may not hold now, or whose credential was handed back (Décima novena),
+gets none: ``fire`` answers None and writes nothing, and each caller reports only
+the obligations it got.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.clock import Clock
-from service.credentials.handback_queries import ever_handed_back
+from service.credentials.handback_queries import ever_handed_back, may_hold_now
 from service.db.models import RotationObligation
 from service.domain.triggers import Trigger, may_open_obligation
 from service.principal import Caller
@@ -28,14 +29,16 @@ async def fire(
     account_id: str,
     trigger: Trigger,
 ) -> RotationObligation | None:
-    """The account's obligation after this trigger, or None for a handed-back account.
+    """The account's obligation after this trigger, or None when it left custody.
 
-    The hand-back's event is read in the caller's transaction, which holds the
-    audit chain lock: a hand-back either committed before (seen here) or runs
-    after and withdraws what this opened.
+    The account row and the hand-back's event are read in the caller's
+    transaction, which holds the audit chain lock: a change of the account or a
+    hand-back either committed before (seen here) or runs after; a term that
+    ends after this opened is the hand-back job's, which withdraws what it owes.
     """
+    may_hold = await may_hold_now(session, account_id, clock.now())
     handed_back = await ever_handed_back(session, account_id)
-    if not may_open_obligation(trigger, handed_back=handed_back):
+    if not may_open_obligation(trigger, handed_back=handed_back, may_hold=may_hold):
         return None
     row, _ = await open_or_merge(
         session,

@@ -17,6 +17,7 @@ from service.domain.custody import (
     latest_hand_back,
     leave_reason,
     leaving_custody,
+    left_without_credential,
     must_leave_custody,
 )
 
@@ -81,6 +82,23 @@ def test_leaving_custody_keeps_order_and_picks_only_those_due() -> None:
     ]
     assert leaving_custody(accounts, NOW) == ["ended", "no-area"]
     assert leaving_custody([], NOW) == []
+
+
+def test_left_without_credential_keeps_order_and_picks_only_empty_unholdable() -> None:
+    accounts = [
+        Held("oficial", AccountProfile(kind="oficial"), None),
+        Held("ended-empty", managed(term_ends_on=YESTERDAY), None),
+        Held("ended-held", managed(term_ends_on=YESTERDAY), 2),  # the hand-back's
+        Held("in-office", managed(term_ends_on=TODAY), None),
+        Held("no-area", managed(managed_by_area=False), None),
+        Held("no-term", managed(), None),
+    ]
+    assert left_without_credential(accounts, NOW) == ["ended-empty", "no-area"]
+    assert left_without_credential([], NOW) == []
+    # Disjoint from what is handed back: each account is the job's once per round.
+    withdrawn: list[str] = left_without_credential(accounts, NOW)
+    handed_back: list[str] = leaving_custody(accounts, NOW)
+    assert not set(withdrawn) & set(handed_back)
 
 
 def back(seq: int) -> CustodyEvent:

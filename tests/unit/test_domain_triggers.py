@@ -70,16 +70,25 @@ EVERY_CAUSE = [
 
 
 @pytest.mark.parametrize(
-    ("trigger", "handed_back", "allowed"),
+    ("trigger", "handed_back", "may_hold", "allowed"),
     [
-        *[(t, False, True) for t in EVERY_CAUSE],  # in custody: every cause opens or merges
+        # In custody: every cause opens or merges.
+        *[(t, False, True, True) for t in EVERY_CAUSE],
         # Handed back: no version can ever satisfy it, whatever caused it (Décima novena).
-        *[(t, True, False) for t in EVERY_CAUSE],
+        *[(t, True, False, False) for t in EVERY_CAUSE],
+        # Not holdable now (term ended, no área) though nothing was handed back:
+        # no credential can be written for it either.
+        *[(t, False, False, False) for t in EVERY_CAUSE],
+        # Holdable again on the same record (term extended) after a hand-back: the
+        # kept history still refuses new versions, so still none.
+        *[(t, True, True, False) for t in EVERY_CAUSE],
     ],
     ids=lambda v: getattr(v, "reason", str(v)),
 )
-def test_may_open_obligation(trigger: Trigger, handed_back: bool, allowed: bool) -> None:
-    assert may_open_obligation(trigger, handed_back=handed_back) is allowed
+def test_may_open_obligation(
+    trigger: Trigger, handed_back: bool, may_hold: bool, allowed: bool
+) -> None:
+    assert may_open_obligation(trigger, handed_back=handed_back, may_hold=may_hold) is allowed
 
 
 def test_every_reason_has_a_row() -> None:
