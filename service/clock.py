@@ -42,6 +42,8 @@ def rfc3339(ts: datetime) -> str:
 CLOCK_SKEW = timedelta(seconds=60)
 # Nothing in custody happened before this; earlier instants are typing errors.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+# The last instant a query bound may name: datetime ends at 9999, and bounds get arithmetic.
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
 
 def past_instant_problem(value: datetime, now: datetime) -> str | None:

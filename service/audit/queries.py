@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.audit.actions import ACTIONS
 from service.audit.log import event_dict
-from service.clock import EARLIEST, rfc3339
+from service.clock import EARLIEST, LATEST, rfc3339
 from service.db.models import AuditEvent
 from service.errors import BadQuery
 
@@ -47,7 +47,10 @@ def parse_time(name: str, value: str | None) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        # In UTC it must stay within datetime's range, with a day to spare for arithmetic.
+        if parsed.tzinfo is not None and parsed.astimezone(UTC) > LATEST:
+            parsed = None
+    except (ValueError, OverflowError):
         parsed = None
     if parsed is None or parsed.tzinfo is None or "T" not in value.upper() or parsed < EARLIEST:
         raise BadQuery(
