@@ -140,7 +140,8 @@ async def _close(
     row = await CheckoutRepository(session).get(checkout_id, lock=True)
     assert row is not None
     if row.closed_at is not None:
-        # Closed meanwhile (expiry job, departure); a version just written stays recorded.
+        # Closed meanwhile (expiry job, departure); a version just written stays recorded,
+        # as no rotation (credentials' _record), and the answer's close_reason says why.
         if version is None:
             raise Conflict(f"The checkout is already closed ({row.close_reason})")
         return

@@ -50,6 +50,7 @@ from service.db.models import Account, CredentialVersion
 from service.domain.accounts import ensure_may_hold_credential
 from service.domain.contact import validate_email, validate_phone
 from service.domain.masking import mask_email, mask_phone
+from service.domain.rotation import counts_as_rotation
 from service.domain.totp import validate_seed
 from service.errors import (
     Conflict,
@@ -259,6 +260,20 @@ async def _record(
     row.written_by_role = caller.role or "system"
     row.reason = reason
     row.checkout_id = checkout_id
+    # Re-read under the chain lock: a checkout closed meanwhile (unassignment, departure)
+    # ended the writer's access, so the version is history but proves no rotation.
+    checkout = (
+        await CheckoutRepository(session).get(checkout_id, lock=True) if checkout_id else None
+    )
+    closed = checkout.close_reason if checkout and checkout.closed_at is not None else None
+    ended = closed is not None
+    rotation = counts_as_rotation(rotation, access_ended_during_write=ended)
+    writer = caller.principal.gestor_id if caller.principal and caller.role == "gestor" else None
+    if ended:
+        why = {"why": "access_ended_during_write", "checkout_closed": closed}
+        details = {**details, "satisfies_rotation": False, **why}
+    elif rotation and await hooks.names_writer(session, account_id, writer):
+        details = {**details, "satisfies_rotation": False, "why": "writer_named_by_obligation"}
     row.is_rotation = rotation
     # Concurrent writers may commit out of order: the row keeps the newest facts.
     if account.credential_version is None or version.version >= account.credential_version:
@@ -295,4 +310,6 @@ async def _record(
         account_id=account_id,
         version=version,
         password_changed=rotation,
+        writer_gestor_id=writer,
+        access_ended_during_write=ended,
     )

@@ -138,21 +138,48 @@ def withdrawn_by_hand_back(status: RotationStatus) -> bool:
     return status in PENDING_STATUSES
 
 
+def names_gestor(origins: Iterable[Origin], gestor_id: str | None) -> bool:
+    """Whether any origin is that gestor (their departure or unassignment)."""
+    if gestor_id is None:
+        return False
+    return any(o.get("type") == "gestor" and o.get("id") == gestor_id for o in origins)
+
+
+def counts_as_rotation(password_differs: bool, *, access_ended_during_write: bool) -> bool:
+    """Whether a recorded version is rotation evidence at all.
+
+    A version written through a checkout that was closed (unassignment,
+    departure, incident, expiry) before the version was recorded is kept in the
+    history, but its writer's access had ended: it proves no rotation.
+    """
+    return password_differs and not access_ended_during_write
+
+
 def is_satisfied_by(
     obligation_triggered_at: datetime,
     version_created_time: datetime,
     password_differs: bool,
     written_through_service: bool,
+    *,
+    origins: Iterable[Origin] = (),
+    writer_gestor_id: str | None = None,
+    access_ended_during_write: bool = False,
 ) -> bool:
     """Evidence rule: a service-written version, created after the trigger, new password.
 
     ``password_differs`` compares with the version current at ``triggered_at``;
     ``version_created_time`` is Vault's KV v2 metadata, not the service's clock.
+    A version chosen by a gestor the obligation names (their departure or
+    unassignment) never satisfies it: the leaver would know the password meant
+    to lock them out. Nor does one whose checkout ended while it was written.
     """
     return (
         written_through_service
-        and password_differs
+        and counts_as_rotation(
+            password_differs, access_ended_during_write=access_ended_during_write
+        )
         and version_created_time > obligation_triggered_at
+        and not names_gestor(origins, writer_gestor_id)
     )
 
 

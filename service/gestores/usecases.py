@@ -103,12 +103,6 @@ async def list_gestores(rt: Runtime, *, include_departed: bool) -> list[GestorOu
 
 
 async def issue_gestor_token(rt: Runtime, caller: Caller, gestor_id: str, name: str) -> IssuedToken:
-    async with rt.sessions() as session:
-        row = await GestorRepository(session).get(gestor_id)
-    if row is None:
-        raise NotFound(f"No gestor with id {gestor_id}")
-    if row.departed_at is not None:
-        raise Conflict("The gestor has departed; no new tokens")
     return await issue_token(rt, caller, role="gestor", name=name, gestor_id=gestor_id)
 
 

@@ -16,6 +16,7 @@ from service.db.models import RotationObligation
 from service.domain.rotation import (
     WithdrawReason,
     is_satisfied_by,
+    names_gestor,
     obligation_status,
     withdrawn_by_hand_back,
 )
@@ -52,6 +53,16 @@ async def rotation_required(session: AsyncSession, account_id: str) -> bool:
     return bool(await session.scalar(select(owes_rotation(account_id))))
 
 
+async def names_writer(
+    session: AsyncSession, account_id: str, writer_gestor_id: str | None
+) -> bool:
+    """Whether the account's open obligation was opened by this gestor's leaving."""
+    if writer_gestor_id is None:
+        return False
+    obligation = await open_obligation(session, account_id)
+    return obligation is not None and names_gestor(obligation.origins, writer_gestor_id)
+
+
 async def credential_written(
     session: AsyncSession,
     caller: Caller,
@@ -60,12 +71,18 @@ async def credential_written(
     account_id: str,
     version: SecretVersion,
     password_changed: bool,
+    writer_gestor_id: str | None = None,
+    access_ended_during_write: bool = False,
 ) -> RotationObligation | None:
     """Satisfy the open obligation if this new version is the evidence it waits for.
 
     ``password_changed`` compares against the version current before this write,
     which is the version current at the trigger or a later one that did not
     itself satisfy the obligation; either way its password is the one to replace.
+    ``writer_gestor_id`` is the gestor who chose the password (None for an admin
+    or the system): an obligation opened by that gestor's leaving is not theirs
+    to satisfy. ``access_ended_during_write``: the checkout it was written
+    through closed before it was recorded.
     """
     obligation = await open_obligation(session, account_id)
     if obligation is None or not is_satisfied_by(
@@ -73,6 +90,9 @@ async def credential_written(
         version.created_time,
         password_differs=password_changed,
         written_through_service=True,
+        origins=obligation.origins,
+        writer_gestor_id=writer_gestor_id,
+        access_ended_during_write=access_ended_during_write,
     ):
         return None
     obligation.satisfied_at = clock.now()

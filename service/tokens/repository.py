@@ -21,16 +21,12 @@ _TOKENS = cast(Table, ApiToken.__table__)
 _GESTORES = cast(Table, Gestor.__table__)
 # Built once, in Core: every authenticated request runs it.
 _LIVE_TOKEN = (
-    select(
-        _TOKENS.c.id,
-        _TOKENS.c.name,
-        _TOKENS.c.role,
-        _TOKENS.c.gestor_id,
-        _GESTORES.c.departed_at,
-    )
+    select(_TOKENS.c.id, _TOKENS.c.name, _TOKENS.c.role, _TOKENS.c.gestor_id)
     .select_from(_TOKENS.outerjoin(_GESTORES, _GESTORES.c.id == _TOKENS.c.gestor_id))
     .where(_TOKENS.c.token_sha256 == bindparam("digest"))
     .where(or_(_TOKENS.c.revoked_at.is_(None), _TOKENS.c.revoked_at > bindparam("now")))
+    # Compared in SQL: SQLite hands datetimes back without their offset.
+    .where(or_(_GESTORES.c.departed_at.is_(None), _GESTORES.c.departed_at > bindparam("now")))
 )
 
 
@@ -93,7 +89,5 @@ async def authenticate(conn: AsyncConnection, digest: str, now: datetime) -> Pri
     """The principal of a live token; revoked tokens and departed gestores get None."""
     row = await read_row(conn, _LIVE_TOKEN, {"digest": digest, "now": now})
     if row is None:
-        return None
-    if row.departed_at is not None and row.departed_at <= now:
         return None
     return Principal(row.id, row.name, cast(Role, row.role), row.gestor_id)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from service.audit.log import Entry, append
+from service.db.models import Gestor
 from service.errors import Conflict, NotFound
 from service.principal import Caller, Role
 from service.runtime import Runtime
@@ -25,10 +26,21 @@ class IssuedToken:
 async def issue_token(
     rt: Runtime, caller: Caller, *, role: Role, name: str, gestor_id: str | None = None
 ) -> IssuedToken:
-    """Create a token; the plaintext is returned once and never stored."""
+    """Create a token; the plaintext is returned once and never stored.
+
+    A gestor's token is refused once they departed, checked in the transaction:
+    it holds the chain lock a departure takes too, so either the departure sees
+    this token and revokes it, or this check sees the departure.
+    """
     plaintext, digest = new_token()
     now = rt.clock.now()
     async with rt.transaction() as session:
+        if gestor_id is not None:
+            gestor = await session.get(Gestor, gestor_id)
+            if gestor is None:
+                raise NotFound(f"No gestor with id {gestor_id}")
+            if gestor.departed_at is not None:
+                raise Conflict("The gestor has departed; no new tokens")
         row = await TokenRepository(session).add(
             name=name,
             role=role,

@@ -15,12 +15,14 @@ from service.domain.rotation import (
     Retrieval,
     RotationReason,
     RotationStatus,
+    counts_as_rotation,
     departure_case_file,
     due_at,
     is_satisfied_by,
     make_origin,
     max_age_scan,
     merge_trigger,
+    names_gestor,
     new_obligation,
     obligation_status,
     withdrawn_by_hand_back,
@@ -172,6 +174,73 @@ def test_evidence_rule(
     created: datetime, differs: bool, through_service: bool, satisfied: bool
 ) -> None:
     assert is_satisfied_by(T0, created, differs, through_service) is satisfied
+
+
+LEAVER = "g-leaver"
+OTHER = "g-other"
+LEFT = make_origin("gestor", LEAVER, "gestor_departure")
+UNASSIGNED = make_origin("gestor", LEAVER, "gestor_unassigned")
+OTHER_LEFT = make_origin("gestor", OTHER, "gestor_departure")
+SCAN = make_origin("scan", 3, "max_age")
+
+
+@pytest.mark.parametrize(
+    ("origins", "writer", "ended", "satisfied"),
+    [
+        ((LEFT,), None, False, True),  # an admin rotates after the departure
+        ((UNASSIGNED,), None, False, True),
+        ((LEFT,), OTHER, False, True),  # another gestor of the account rotates
+        ((LEFT,), LEAVER, False, False),  # the leaver chose it
+        ((UNASSIGNED,), LEAVER, False, False),
+        ((OTHER_LEFT, UNASSIGNED), LEAVER, False, False),  # merged: any origin naming them
+        ((INCIDENT,), LEAVER, False, True),  # no origin names the writer
+        ((SCAN,), LEAVER, False, True),
+        ((make_origin("incident", LEAVER, "acceso_no_autorizado"),), LEAVER, False, True),
+        ((INCIDENT,), LEAVER, True, False),  # the checkout closed while it was written
+        ((LEFT,), OTHER, True, False),
+        ((LEFT,), None, True, False),
+        ((), None, False, True),
+    ],
+)
+def test_evidence_rule_writer_and_access(
+    origins: tuple[dict[str, object], ...], writer: str | None, ended: bool, satisfied: bool
+) -> None:
+    got = is_satisfied_by(
+        T0,
+        T0 + H,
+        True,
+        True,
+        origins=origins,
+        writer_gestor_id=writer,
+        access_ended_during_write=ended,
+    )
+    assert got is satisfied
+
+
+@pytest.mark.parametrize(
+    ("origins", "gestor_id", "named"),
+    [
+        ((LEFT,), LEAVER, True),
+        ((UNASSIGNED,), LEAVER, True),
+        ((OTHER_LEFT,), LEAVER, False),
+        ((OTHER_LEFT, LEFT), LEAVER, True),
+        ((LEFT,), None, False),
+        ((INCIDENT, SCAN), "inc-1", False),  # only gestor origins name a gestor
+        ((), LEAVER, False),
+    ],
+)
+def test_names_gestor(
+    origins: tuple[dict[str, object], ...], gestor_id: str | None, named: bool
+) -> None:
+    assert names_gestor(origins, gestor_id) is named
+
+
+@pytest.mark.parametrize(
+    ("differs", "ended", "rotation"),
+    [(True, False, True), (True, True, False), (False, False, False), (False, True, False)],
+)
+def test_counts_as_rotation(differs: bool, ended: bool, rotation: bool) -> None:
+    assert counts_as_rotation(differs, access_ended_during_write=ended) is rotation
 
 
 DEPARTED = T0 + 100 * D
