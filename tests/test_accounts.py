@@ -81,6 +81,14 @@ async def test_bad_input_is_refused_and_changes_nothing(
             422,
             "hierarchy_level",
         ),
+        *(
+            (
+                {"kind": "personal", "owner_name": "A", "owner_cargo": "B", "hierarchy_level": n},
+                422,
+                "Quinta",
+            )
+            for n in (1001, 2**40, -1, -(2**40))
+        ),
         ({"kind": "personal", "owner_cargo": "B", "hierarchy_level": 1}, 422, "owner_name"),
         ({"kind": "personal", "owner_name": "A", "owner_cargo": "B"}, 422, "hierarchy_level"),
     ]

@@ -12,7 +12,8 @@ from service.domain.accounts import AccountKind, Platform
 Text200 = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Url = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
 # Wide bounds here; the Quinta range (0..4) is a domain rule answered with 422.
-Level = Annotated[int, msgspec.Meta(ge=-1000, le=1000)]
+# Any 64-bit level parses; the Quinta rule (0-4) answers 422 for the rest.
+Level = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 
 class AccountIn(msgspec.Struct, forbid_unknown_fields=True):
