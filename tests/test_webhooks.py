@@ -202,8 +202,7 @@ async def test_delivery_does_not_wait_for_the_audit_chain_lock(make_client: AppF
         async with rt.transaction():  # holds the chain lock, as any write does
             await asyncio.wait_for(deliver_until_quiet(rt), timeout=10)
         assert made.json()["id"] in {
-            json.loads(r["body"])["data"].get("obligation", {}).get("id")
-            for r in receiver.requests
+            json.loads(r["body"])["data"].get("obligation", {}).get("id") for r in receiver.requests
         }
     finally:
         await receiver.stop()

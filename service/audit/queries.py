@@ -45,6 +45,7 @@ def parse_time(name: str, value: str | None) -> datetime | None:
     """An RFC 3339 timestamp with an offset, or a 400 naming the parameter."""
     if value is None:
         return None
+    parsed: datetime | None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
         # In UTC it must stay within datetime's range, with a day to spare for arithmetic.
