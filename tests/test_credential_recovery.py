@@ -53,9 +53,9 @@ class DatabaseDrops:
         return version
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
+    async def transaction(self, **kwargs: Any) -> AsyncIterator[AsyncSession]:
         fail, self.armed = self.armed, False
-        async with self._transaction() as session:
+        async with self._transaction(**kwargs) as session:
             yield session
             if fail:
                 await session.flush()  # the statements reached the database...
@@ -314,3 +314,41 @@ async def test_a_vault_error_after_the_intent_is_recorded_against_it(
     )
     assert json.loads(failed.details) == {"intent_seq": intent.seq}
     assert await recover_account(rt, account) == []
+
+
+async def test_a_recovered_version_written_after_access_ended_satisfies_no_rotation(
+    client: Client, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a live write: the leaver's password, recovered later, leaves the rotation owed."""
+    rt = runtime_of(client)
+    account = await api_account(client, admin, password="Vieja-Clave-1")
+    gestor = await api_gestor(client, admin, [account])
+    out = await client.post(
+        f"/v1/accounts/{account}/checkouts",
+        json={"totp_code": gestor.next_code(SystemClock().now()), "reason": "rotar", "minutes": 10},
+        headers=gestor.headers,
+    )
+    assert out.status_code == 201, out.text
+    write = rt.vault.write_credential
+
+    async def unassigned_first(*args: Any, **kwargs: Any) -> SecretVersion:
+        # The gestor passed the checks; the admin removes them before Vault takes it.
+        path = f"/v1/accounts/{account}/gestores/{gestor.id}"
+        assert (await client.delete(path, headers=admin)).status_code in (200, 204)
+        return await write(*args, **kwargs)
+
+    monkeypatch.setattr(rt.vault, "write_credential", unassigned_first)
+    drop = DatabaseDrops(rt, monkeypatch, after_vault_write=True)
+    drop._write = unassigned_first
+    resp = await client.put(
+        PATH.format(account), json=body("Clave-Del-Que-Se-Va"), headers=gestor.headers
+    )
+    assert resp.status_code == 503, resp.text
+    monkeypatch.undo()
+
+    [item] = await recover_account(rt, account)
+    assert item.version == 2 and not item.is_rotation
+    [event] = await events(client, account_id=account, action="credential.version_recovered")
+    assert json.loads(event.details)["evidence"] == "access_ended_during_write"
+    owed = await client.get(f"/v1/rotations?account_id={account}", headers=admin)
+    assert [(o["reason"], o["status"]) for o in owed.json()] == [("gestor_unassigned", "open")]

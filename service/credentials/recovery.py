@@ -29,11 +29,13 @@ from service.accounts.repository import AccountRepository
 from service.audit.log import Entry, append
 from service.clock import rfc3339
 from service.credentials import intents
-from service.db.models import Account, CredentialVersion
+from service.db.models import Account, Checkout, CredentialVersion
+from service.domain.rotation import counts_as_rotation
 from service.domain.write_intents import RECOVERED, rotation_evidence, writer_intent
 from service.errors import VaultDenied, VaultUnavailable
 from service.principal import SYSTEM, Caller
 from service.rotations import hooks
+from service.rotations.obligations import as_utc
 from service.runtime import Runtime
 from service.vault import SecretVersion
 
@@ -119,6 +121,10 @@ async def _record_missing(
                 row.written_by_role = intent.actor_role or "system"
                 row.reason = _reason(intent.reason)
                 row.checkout_id = intent.details.get("checkout_id")
+            # As a live write: a leaver's version, or one written after its checkout
+            # closed, is history but satisfies no rotation (hooks.credential_written).
+            writer, ended = await _writer_access(session, row, in_vault[number])
+            row.is_rotation = counts_as_rotation(row.is_rotation, access_ended_during_write=ended)
             session.add(row)
             _update_account(rt, account, in_vault[number], intent and intent.details.get("fields"))
             await append(
@@ -136,7 +142,7 @@ async def _record_missing(
                         "written_by": row.written_by,
                         "checkout_id": row.checkout_id,
                         "is_rotation": row.is_rotation,
-                        "evidence": evidence,
+                        "evidence": evidence if not ended else "access_ended_during_write",
                     },
                 ),
                 rt.clock,
@@ -148,12 +154,27 @@ async def _record_missing(
                 account_id=account_id,
                 version=in_vault[number],
                 password_changed=row.is_rotation,
+                writer_gestor_id=writer,
+                access_ended_during_write=ended,
             )
             seq = intent.seq if intent is not None else None
             out.append(Recovered(number, seq, row.written_by, row.is_rotation))
     for item in out:
         log.warning("credential_version_recovered", account_id=account_id, version=item.version)
     return out
+
+
+async def _writer_access(
+    session: AsyncSession, row: CredentialVersion, version: SecretVersion
+) -> tuple[str | None, bool]:
+    """The gestor who wrote it through a checkout, and whether that checkout had closed first."""
+    if row.checkout_id is None or row.written_by_role != "gestor":
+        return None, False
+    checkout = await session.get(Checkout, row.checkout_id)
+    if checkout is None:
+        return None, False
+    ended = checkout.closed_at is not None and as_utc(checkout.closed_at) <= version.created_time
+    return checkout.gestor_id, ended
 
 
 def _reason(intent_reason: str | None) -> str:
