@@ -99,8 +99,15 @@ TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})  # serialization, d
 UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
 
 
+# Connection failures (08), exhausted resources such as max_connections (53), and
+# an operator's shutdown (57P01-57P03): the database, not the request, is at fault.
+UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P0")
+
+
 def _database_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith(UNAVAILABLE_SQLSTATE_PREFIXES):
+        return _database(request, exc)
     if sqlstate in UNSTORABLE_TEXT_SQLSTATES:
         detail = "A text value holds a character the database cannot store (such as NUL)"
         return _domain(request, InvalidInput(detail))

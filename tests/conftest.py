@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -124,9 +124,9 @@ def settings(bao: DevServer, approle: AppRoleCredentials, database_url: str) -> 
 AppFactory = Callable[..., Awaitable[Client]]
 
 
-@pytest.fixture(scope="session")
-async def make_client(settings: Settings) -> AsyncIterator[AppFactory]:
-    """Start more apps on the same database and Vault, e.g. with a frozen clock."""
+@asynccontextmanager
+async def app_factory(settings: Settings) -> AsyncIterator[AppFactory]:
+    """Start apps on the same database and Vault; every one is stopped on exit."""
     async with AsyncExitStack() as stack:
 
         async def factory(clock: Clock | None = None, **overrides: Any) -> Client:
@@ -144,9 +144,20 @@ async def make_client(settings: Settings) -> AsyncIterator[AppFactory]:
         yield factory
 
 
+@pytest.fixture
+async def make_client(settings: Settings) -> AsyncIterator[AppFactory]:
+    """More apps for one test (e.g. with a frozen clock), stopped when it ends.
+
+    Stopping them returns their pooled connections: PostgreSQL allows 100.
+    """
+    async with app_factory(settings) as factory:
+        yield factory
+
+
 @pytest.fixture(scope="session")
-async def client(make_client: AppFactory) -> Client:
-    return await make_client()
+async def client(settings: Settings) -> AsyncIterator[Client]:
+    async with app_factory(settings) as factory:
+        yield await factory()
 
 
 def runtime_of(client: Client) -> Runtime:
