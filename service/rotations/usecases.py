@@ -86,10 +86,10 @@ async def open_manual(
         if row is None:
             # Raised inside the transaction: nothing was written, nothing commits.
             raise Conflict(
-                "This account's credential left custody (Décima novena): it was handed "
-                "back and no new version can be written for this account, so a rotation "
-                "obligation could never be satisfied. Register the account again to hold "
-                "its password once more",
+                "The body may not hold this account's password (Décima novena): it was "
+                "handed back, or the owner's term ended or no área manages the account, "
+                "so no new version can be written and a rotation obligation could never "
+                "be satisfied",
                 numerals=["Décima novena"],
             )
         return obligation_view(row, rt.clock.now())
