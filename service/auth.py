@@ -9,11 +9,12 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
-from litestar.types import Receive, Scope, Send
+from litestar.types import Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.errors import Forbidden, Unauthenticated
 from service.principal import Caller, Principal
+from service.problems import send_problem
 from service.runtime import Runtime
 from service.tokens.repository import authenticate, token_digest
 
@@ -29,8 +30,22 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
     """Resolve ``Authorization: Bearer`` to a principal; 401 when absent or dead."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, tracked)
+        except Exception as exc:
+            # A refusal (401) or a database failure while checking the token: answered
+            # here, through the request log's send, so it is logged with its real
+            # status and carries X-Request-ID. Later errors have their own handlers.
+            if started:
+                raise
+            await send_problem(scope, receive, send, exc)
         finally:
             # A connection the handler never took (e.g. a 400 before it ran) goes back now.
             held = scope.get("state", {}).pop(_HELD, None)

@@ -14,7 +14,7 @@ import structlog
 from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.types import ExceptionHandlersMap
+from litestar.types import ExceptionHandlersMap, Receive, Scope, Send
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -191,4 +191,25 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     Exception: _unexpected,
 }
 
-__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "document_problems", "errors", "problem"]
+
+
+async def send_problem(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+    """Answer ``exc`` as the exception handlers would, through ``send``.
+
+    For errors raised in the app's middleware (authentication), which Litestar
+    would otherwise answer outside the request-log middleware's view.
+    """
+    kind = next(k for k in type(exc).__mro__ if k in EXCEPTION_HANDLERS)
+    request: Request[Any, Any, Any] = Request(scope, receive)
+    response = EXCEPTION_HANDLERS[kind](request, exc)
+    await response.to_asgi_response(None, request)(scope, receive, send)
+
+
+__all__ = [
+    "EXCEPTION_HANDLERS",
+    "PROBLEM_JSON",
+    "document_problems",
+    "errors",
+    "problem",
+    "send_problem",
+]

@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from service.settings import Settings
-from tests.conftest import Client
+from tests.conftest import AppFactory, Client
 
 
 async def test_healthz_and_readyz(client: Client) -> None:
@@ -32,6 +32,24 @@ async def test_missing_and_wrong_tokens_get_401_problem(client: Client) -> None:
         assert resp.status_code == 401
         assert resp.headers["content-type"].startswith("application/problem+json")
         assert resp.json()["title"] == "Authentication required"
+
+
+async def test_a_refused_token_is_logged_and_counted_as_401(make_client: AppFactory) -> None:
+    """Refused in the authentication middleware: still seen by the request log and metrics."""
+    c = await make_client()
+    for n, headers in enumerate(({}, {"Authorization": "Bearer nope"})):
+        resp = await c.get("/v1/tokens", headers={**headers, "X-Request-ID": f"refused-{n}"})
+        assert resp.status_code == 401
+        assert resp.headers["x-request-id"] == f"refused-{n}"
+    body = (await c.get("/metrics")).text
+    assert 'custodia_http_requests_total{method="GET",route="/v1/tokens",status="401"} 2.0' in body
+    assert 'status="500"' not in body
+
+
+async def test_token_times_carry_their_offset(client: Client, admin: dict[str, str]) -> None:
+    listed = (await client.get("/v1/tokens", headers=admin)).json()
+    assert listed and all(t["created_at"].endswith("Z") for t in listed)
+    assert all(t["revoked_at"] is None or t["revoked_at"].endswith("Z") for t in listed)
 
 
 async def test_token_lifecycle_and_roles(
