@@ -14,7 +14,7 @@ from service.background import Supervisor
 from service.clock import Clock, SystemClock
 from service.content_type import require_json_bodies
 from service.db.engine import make_engine, make_session_maker
-from service.input_hygiene import refuse_nul_characters
+from service.input_hygiene import check_request_input
 from service.jobs import default_jobs
 from service.observability import Metrics, configure_logging, request_log_middleware
 from service.problems import EXCEPTION_HANDLERS, document_problems
@@ -69,7 +69,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             DefineMiddleware(BearerTokenMiddleware, exclude=PUBLIC_PATHS),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
-        before_request=refuse_nul_characters,
+        before_request=check_request_input,
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
         request_max_body_size=settings.max_body_bytes,

@@ -1,7 +1,8 @@
-"""Refuse NUL characters in request text before any handler sees it.
+"""Refuse what no handler should see: NUL characters, and JSON nested absurdly deep.
 
-PostgreSQL cannot store U+0000 in text (SQLite can), so without this the same
-request would be stored on one database and fail on the other.
+PostgreSQL cannot store U+0000 in text (SQLite can), so without the first the
+same request would be stored on one database and fail on the other; the JSON
+decoder recurses, so a few kilobytes of brackets would end in a RecursionError.
 """
 
 from __future__ import annotations
@@ -11,16 +12,36 @@ from typing import Any
 
 from litestar import Request
 
-from service.errors import BadQuery, InvalidInput
+from service.errors import BadQuery, DomainError, InvalidInput
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 # A JSON \u0000 escape: an odd run of backslashes before "u0000" (an even run is literal text).
 _NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(rb"[\[\]{}]")
+# Custodia's bodies nest a few levels; anything near this is not a request of ours.
+MAX_JSON_DEPTH = 32
 
 
-async def refuse_nul_characters(request: Request[Any, Any, Any]) -> None:
-    """``before_request`` hook: 400 for a NUL in the path or query, 422 in the body."""
+async def check_request_input(request: Request[Any, Any, Any]) -> None:
+    """``before_request`` hook: a NUL is 400 in the URL and 422 in the body; deep JSON 400."""
     if "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b""):
         raise BadQuery("The URL contains a NUL character (%00), which no field may hold")
-    if request.method in BODY_METHODS and _NUL_ESCAPE.search(await request.body()):
+    if request.method not in BODY_METHODS:
+        return
+    body = await request.body()
+    if _NUL_ESCAPE.search(body):
         raise InvalidInput("Text must not contain NUL characters (\\u0000)")
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise DomainError(f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels")  # 400
+
+
+def json_depth(body: bytes) -> int:
+    """The deepest nesting of arrays and objects, strings aside (cheap when shallow)."""
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return 0
+    depth = deepest = 0
+    for bracket in _BRACKET.findall(_STRING.sub(b"", body)):
+        depth += 1 if bracket in b"[{" else -1
+        deepest = max(deepest, depth)
+    return deepest

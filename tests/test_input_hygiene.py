@@ -66,3 +66,30 @@ async def test_a_nul_in_the_url_is_400(make_client: AppFactory, path: str) -> No
     resp = await c.get(path, headers=admin)
     assert resp.status_code == 400, resp.text
     assert "NUL" in resp.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 1000 + b"]" * 1000, b'{"a":' * 2000 + b"1" + b"}" * 2000, b"[" * 33 + b"]" * 33],
+    ids=["arrays-1000", "objects-2000", "arrays-33"],
+)
+async def test_json_nested_too_deep_is_400_not_500(make_client: AppFactory, body: bytes) -> None:
+    c = await make_client()
+    admin = await bearer(c, "admin", "hygiene-deep")
+    resp = await c.post(
+        "/v1/tokens", content=body, headers={**admin, "Content-Type": "application/json"}
+    )
+    assert resp.status_code == 400, resp.text
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    assert "nests deeper" in resp.json()["detail"]
+
+
+async def test_brackets_inside_strings_do_not_count_as_nesting(make_client: AppFactory) -> None:
+    c = await make_client()
+    admin = await bearer(c, "admin", "hygiene-brackets")
+    name = '[{"\\' + "[" * 100
+    resp = await c.post(
+        "/v1/accounts", json={**ACCOUNT, "handle": uid("br"), "display_name": name}, headers=admin
+    )
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["display_name"] == name
