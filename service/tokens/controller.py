@@ -11,8 +11,7 @@ from litestar.params import FromPath, JSONBody
 
 from service.auth import CallerDep, Rt, allow
 from service.problems import errors
-from service.tokens.repository import TokenRepository
-from service.tokens.usecases import issue_token, revoke_token
+from service.tokens.usecases import issue_token, list_tokens, revoke_token
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
@@ -52,11 +51,7 @@ class TokenController(Controller):
 
     @get("/", summary="List tokens (never their values)")
     async def list_tokens(self, rt: Rt) -> list[TokenInfo]:
-        async with rt.sessions() as session:
-            rows = await TokenRepository(session).list()
-        return [
-            TokenInfo(r.id, r.name, r.role, r.gestor_id, r.created_at, r.revoked_at) for r in rows
-        ]
+        return [TokenInfo(**row) for row in await list_tokens(rt)]
 
     @delete("/{token_id:str}", summary="Revoke a token", responses=errors(409))
     async def revoke(self, rt: Rt, caller: CallerDep, token_id: FromPath[str]) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from service.audit.log import Entry, append
 from service.db.models import Gestor
 from service.errors import Conflict, NotFound
 from service.principal import Caller, Role
+from service.rotations.obligations import as_utc, opt_utc
 from service.runtime import Runtime
 from service.tokens.repository import TokenRepository, new_token
 
@@ -79,3 +81,20 @@ async def revoke_token(rt: Runtime, caller: Caller, token_id: str) -> None:
             Entry("token.revoked", "ok", subject=f"token:{row.id}", details={"role": row.role}),
             rt.clock,
         )
+
+
+async def list_tokens(rt: Runtime) -> list[dict[str, Any]]:
+    """Every token's facts, never its value; times in UTC (SQLite keeps no offset)."""
+    async with rt.sessions() as session:
+        rows = await TokenRepository(session).list()
+    return [
+        {
+            "id": r.id,
+            "name": r.name,
+            "role": r.role,
+            "gestor_id": r.gestor_id,
+            "created_at": as_utc(r.created_at),
+            "revoked_at": opt_utc(r.revoked_at),
+        }
+        for r in rows
+    ]
