@@ -192,7 +192,6 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
 }
 
 
-
 async def send_problem(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
     """Answer ``exc`` as the exception handlers would, through ``send``.
 
