@@ -86,10 +86,10 @@ async def open_manual(
         if row is None:
             # Raised inside the transaction: nothing was written, nothing commits.
             raise Conflict(
-                "The body may not hold this account's password (Décima novena): it was "
-                "handed back, or the owner's term ended or no área manages the account, "
-                "so no new version can be written and a rotation obligation could never "
-                "be satisfied",
+                "This account's password left custody, or may not be held (Décima "
+                "novena): it was handed back, or the owner's term ended, or no área "
+                "manages the account; no new version can be written, so a rotation "
+                "obligation could never be satisfied",
                 numerals=["Décima novena"],
             )
         return obligation_view(row, rt.clock.now())
