@@ -1,8 +1,11 @@
-"""Refuse what no handler should see: NUL characters, and JSON nested absurdly deep.
+"""Refuse what no handler should see: control characters, and JSON nested absurdly deep.
 
 PostgreSQL cannot store U+0000 in text (SQLite can), so without the first the
-same request would be stored on one database and fail on the other; the JSON
-decoder recurses, so a few kilobytes of brackets would end in a RecursionError.
+same request would be stored on one database and fail on the other; other
+control characters have no place in names, handles or passwords and end up in
+the public directory's CSV and in PDFs. Tab, line feed and carriage return stay
+(notes). The JSON decoder recurses, so a few kilobytes of brackets would end in
+a RecursionError.
 """
 
 from __future__ import annotations
@@ -15,8 +18,14 @@ from litestar import Request
 from service.errors import BadQuery, DomainError, InvalidInput
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
-# A JSON \u0000 escape: an odd run of backslashes before "u0000" (an even run is literal text).
-_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+# A JSON escape of a control character other than tab, LF and CR: an odd run of
+# backslashes before it (an even run is literal text). JSON forbids raw C0
+# characters in strings; DEL and the C1 range may come raw, as UTF-8.
+_CONTROL = re.compile(
+    rb"(?<!\\)(?:\\\\)*\\(?:[bf]|u00(?:0[0-8bcef]|1[0-9a-f]|7f|[89][0-9a-f]))"
+    rb"|\x7f|\xc2[\x80-\x9f]",
+    re.IGNORECASE,
+)
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _BRACKET = re.compile(rb"[\[\]{}]")
 # Custodia's bodies nest a few levels; anything near this is not a request of ours.
@@ -24,14 +33,17 @@ MAX_JSON_DEPTH = 32
 
 
 async def check_request_input(request: Request[Any, Any, Any]) -> None:
-    """``before_request`` hook: a NUL is 400 in the URL and 422 in the body; deep JSON 400."""
+    """``before_request``: NUL in the URL 400, control characters in the body 422, deep JSON 400."""
     if "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b""):
         raise BadQuery("The URL contains a NUL character (%00), which no field may hold")
     if request.method not in BODY_METHODS:
         return
     body = await request.body()
-    if _NUL_ESCAPE.search(body):
-        raise InvalidInput("Text must not contain NUL characters (\\u0000)")
+    if _CONTROL.search(body):
+        raise InvalidInput(
+            "Text must not contain NUL or other control characters "
+            "(tab, line feed and carriage return are allowed)"
+        )
     if json_depth(body) > MAX_JSON_DEPTH:
         raise DomainError(f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels")  # 400
 

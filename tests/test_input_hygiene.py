@@ -18,8 +18,26 @@ ACCOUNT = {
 
 @pytest.mark.parametrize(
     "raw_display_name",
-    [rb'"Cuenta\u0000oficial"', rb'"Cuenta \\\u0000 oficial"', rb'"\u0000"'],
-    ids=["inside", "after-an-escaped-backslash", "alone"],
+    [
+        rb'"Cuenta\u0000oficial"',
+        rb'"Cuenta \\\u0000 oficial"',
+        rb'"\u0000"',
+        rb'"Cuenta\u001Boficial"',
+        rb'"Cuenta\boficial"',
+        rb'"Cuenta\u007foficial"',
+        '"Cuenta\x85oficial"'.encode(),
+        b'"Cuenta\x7foficial"',
+    ],
+    ids=[
+        "nul",
+        "nul-after-escaped-backslash",
+        "nul-alone",
+        "esc",
+        "backspace",
+        "del",
+        "c1",
+        "raw-del",
+    ],
 )
 async def test_a_nul_in_a_body_is_422_and_changes_nothing(
     make_client: AppFactory, raw_display_name: bytes
@@ -38,7 +56,7 @@ async def test_a_nul_in_a_body_is_422_and_changes_nothing(
     )
     assert resp.status_code == 422, resp.text
     assert resp.headers["content-type"].startswith("application/problem+json")
-    assert "NUL" in resp.json()["detail"]
+    assert "control characters" in resp.json()["detail"]
     assert await head_seq(c) == start
     listed = await c.get("/v1/accounts", headers=admin)
     assert handle not in listed.text
@@ -49,7 +67,7 @@ async def test_an_escaped_backslash_followed_by_u0000_is_plain_text(
 ) -> None:
     c = await make_client()
     admin = await bearer(c, "admin", "hygiene-literal")
-    name = "Cuenta \\u0000 oficial"  # a backslash and five characters, no NUL
+    name = "Cuenta \\u0000 \\b oficial\tcon\r\nsaltos"  # backslashes as text; tab, CR, LF
     resp = await c.post(
         "/v1/accounts", json={**ACCOUNT, "handle": uid("lit"), "display_name": name}, headers=admin
     )
