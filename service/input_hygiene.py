@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import msgspec
 from litestar import Request
+from litestar.exceptions import ValidationException
 
 from service.errors import BadQuery, DomainError, InvalidInput
 
@@ -33,7 +35,7 @@ MAX_JSON_DEPTH = 32
 
 
 async def check_request_input(request: Request[Any, Any, Any]) -> None:
-    """``before_request``: NUL in the URL 400, control characters in the body 422, deep JSON 400."""
+    """``before_request``: NUL in the URL 400; control characters 422; deep or mistyped JSON 400."""
     if "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b""):
         raise BadQuery("The URL contains a NUL character (%00), which no field may hold")
     if request.method not in BODY_METHODS:
@@ -46,6 +48,26 @@ async def check_request_input(request: Request[Any, Any, Any]) -> None:
         )
     if json_depth(body) > MAX_JSON_DEPTH:
         raise DomainError(f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels")  # 400
+    expect_strict_types(request, body)
+
+
+def expect_strict_types(request: Request[Any, Any, Any], body: bytes) -> None:
+    """A JSON body must have the types its schema states: no "5" for 5, no 0 for a date.
+
+    Litestar converts bodies leniently (msgspec's lax mode), which would take a
+    Unix number for a date-time; the same schema is checked strictly here first.
+    """
+    data = request.route_handler.parsed_fn_signature.parameters.get("data")
+    if data is None or not body.strip():
+        return
+    try:
+        msgspec.json.decode(body, type=data.annotation, strict=True)
+    except msgspec.ValidationError as exc:
+        extra = [{"message": str(exc), "key": "data", "source": "body"}]
+        detail = "The request body did not pass validation"
+        raise ValidationException(detail=detail, extra=extra) from None
+    except msgspec.DecodeError:
+        return  # malformed JSON: Litestar's own decoding answers it
 
 
 def json_depth(body: bytes) -> int:

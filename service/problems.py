@@ -73,11 +73,12 @@ def _field_error(error: dict[str, Any]) -> dict[str, Any]:
 
 
 def _field_from_message(message: str) -> str | None:
-    # msgspec names the field as `$.field` or "unknown field `name`".
-    if "`" in message:
-        return message.split("`")[1].removeprefix("$.") or None
+    # msgspec names the field as "... - at `$.field`" or "unknown field `name`";
+    # "Expected `int`, got `str`" without a path is about the body as a whole.
     if "$." in message:
-        return message.split("$.", 1)[1].split()[0].strip("`'\"") or None
+        return message.rsplit("$.", 1)[1].split()[0].strip("`'\"") or None
+    if "unknown field `" in message:
+        return message.split("unknown field `", 1)[1].split("`")[0] or None
     return None
 
 

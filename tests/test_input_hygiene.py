@@ -111,3 +111,36 @@ async def test_brackets_inside_strings_do_not_count_as_nesting(make_client: AppF
     )
     assert resp.status_code == 201, resp.text
     assert resp.json()["display_name"] == name
+
+
+async def test_mistyped_json_is_400_and_changes_nothing(make_client: AppFactory) -> None:
+    """Strict types: no '5' for 5, no Unix number for a date-time (it was a 1970 departure)."""
+    c = await make_client()
+    admin = await bearer(c, "admin", "hygiene-strict")
+    gestor = await c.post(
+        "/v1/gestores",
+        json={
+            "name": "Gestora Estricta",
+            "email": f"{uid('estricta')}@example.gob.mx",
+            "kind": "servidor_publico",
+            "cargo": "Jefa de redes",
+            "area": "Comunicación Social",
+        },
+        headers=admin,
+    )
+    assert gestor.status_code == 201, gestor.text
+    gestor_id = gestor.json()["id"]
+    start = await head_seq(c)
+    cases = [
+        ("POST", f"/v1/gestores/{gestor_id}/departure", {"reason": "baja", "effective_at": 0.0}),
+        ("POST", "/v1/accounts", {**ACCOUNT, "handle": uid("t"), "verified": "true"}),
+        ("POST", "/v1/accounts", {**ACCOUNT, "handle": uid("t"), "in_directory": 1}),
+    ]
+    for method, path, body in cases:
+        resp = await c.request(method, path, json=body, headers=admin)
+        assert resp.status_code == 400, (path, resp.text)
+        assert resp.headers["content-type"].startswith("application/problem+json")
+        assert resp.json()["errors"][0]["field"] in ("effective_at", "verified", "in_directory")
+    assert await head_seq(c) == start
+    still = await c.get(f"/v1/gestores/{gestor_id}", headers=admin)
+    assert still.json()["departed_at"] is None
