@@ -51,6 +51,8 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level)
     # uvicorn's access log would duplicate our request event, without redaction.
     logging.getLogger("uvicorn.access").disabled = True
+    # fontTools reports every font subset at INFO: about twenty lines per PDF.
+    logging.getLogger("fontTools").setLevel(max(logging.WARNING, root.level))
 
 
 class Metrics:

@@ -294,3 +294,13 @@ def test_stdlib_records_leave_as_redacted_json(
         got["exception"] = shape(got["exception"])
     assert got == expected
     assert line["level"] == "error"
+
+
+def test_font_subsetting_chatter_stays_out_of_the_logs(
+    json_logs: Callable[[], list[dict[str, Any]]],
+) -> None:
+    """fontTools logs every subset at INFO; only its warnings reach the service's log."""
+    fonts = logging.getLogger("fontTools.subset")
+    fonts.info("name subsetted")
+    fonts.warning("missing glyphs")
+    assert [line["event"] for line in json_logs()] == ["missing glyphs"]
