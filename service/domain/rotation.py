@@ -23,8 +23,6 @@ Origin = dict[str, Any]
 
 ROTATION_REASONS: tuple[RotationReason, ...] = get_args(RotationReason)
 ROTATION_STATUSES: tuple[RotationStatus, ...] = get_args(RotationStatus)
-# Statuses of an obligation still owed: the only ones a trigger merges into or a hand-back ends.
-PENDING_STATUSES: tuple[RotationStatus, ...] = ("open", "overdue")
 
 K = TypeVar("K", bound=Hashable)
 
@@ -125,17 +123,6 @@ def obligation_status(
     if withdrawn_at is not None:
         return "withdrawn"
     return "overdue" if now > due else "open"
-
-
-def withdrawn_by_hand_back(status: RotationStatus) -> bool:
-    """Whether a hand-back ends this obligation as withdrawn (Décima novena).
-
-    Once the credential leaves custody no new version can be written, so an
-    owed rotation could never be satisfied; it is withdrawn, not satisfied
-    (nobody rotated), and the owner answers for the password from then on.
-    An obligation already ended keeps its end.
-    """
-    return status in PENDING_STATUSES
 
 
 def names_gestor(origins: Iterable[Origin], gestor_id: str | None) -> bool:

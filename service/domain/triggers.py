@@ -50,13 +50,13 @@ class Trigger:
         return cls("manual", make_origin("manual", actor, reason), note=reason)
 
 
-def may_open_obligation(trigger: Trigger, *, handed_back: bool, may_hold: bool) -> bool:
-    """Whether this trigger may open (or merge into) an obligation for the account.
+def may_open_obligation(*, handed_back: bool, may_hold: bool) -> bool:
+    """Whether any trigger may open (or merge into) an obligation for the account.
 
     Only while the body may hold the account's password now (``may_hold``:
     Segunda II–III, Décima novena) and never once its credential was handed
     back: otherwise no new version can be written for that account record, so
     the obligation could never be satisfied; the owner answers for the password.
-    Every cause is alike here.
+    Every cause is alike here (tests/unit/test_domain_triggers.py checks each).
     """
     return may_hold and not handed_back

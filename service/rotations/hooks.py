@@ -5,9 +5,9 @@ Credentials and checkouts call these; they never touch obligations directly.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Exists, Table, exists, select
+from sqlalchemy import Exists, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.audit.log import Entry, append
@@ -18,10 +18,9 @@ from service.domain.rotation import (
     is_satisfied_by,
     names_gestor,
     obligation_status,
-    withdrawn_by_hand_back,
 )
 from service.principal import Caller
-from service.rotations.obligations import as_utc, locked_open, notify, opt_utc, still_owed
+from service.rotations.obligations import as_utc, locked_open, notify, still_owed
 from service.vault import SecretVersion
 
 
@@ -40,12 +39,7 @@ def owes_rotation(account_id: Any) -> Exists:
 
     For custody statements that read or write other rows in the same round trip.
     """
-    obligations = cast(Table, RotationObligation.__table__)
-    return exists().where(
-        obligations.c.account_id == account_id,
-        obligations.c.satisfied_at.is_(None),
-        obligations.c.withdrawn_at.is_(None),
-    )
+    return exists().where(RotationObligation.account_id == account_id, still_owed())
 
 
 async def rotation_required(session: AsyncSession, account_id: str) -> bool:
@@ -132,11 +126,8 @@ async def account_left_custody(
     if obligation is None:
         return None
     now = clock.now()
-    status = obligation_status(
-        as_utc(obligation.due_at), opt_utc(obligation.satisfied_at), now, None
-    )
-    if not withdrawn_by_hand_back(status):
-        return None
+    # locked_open finds only an owed obligation: open or overdue, never ended.
+    status = obligation_status(as_utc(obligation.due_at), None, now)
     obligation.withdrawn_at = now
     obligation.withdrawn_reason = reason
     await session.flush()

@@ -37,8 +37,8 @@ async def fire(
     ends after this opened is the hand-back job's, which withdraws what it owes.
     """
     may_hold = await may_hold_now(session, account_id, clock.now())
-    handed_back = await ever_handed_back(session, account_id)
-    if not may_open_obligation(trigger, handed_back=handed_back, may_hold=may_hold):
+    handed_back = may_hold and await ever_handed_back(session, account_id)
+    if not may_open_obligation(handed_back=handed_back, may_hold=may_hold):
         return None
     row, _ = await open_or_merge(
         session,

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from service.domain.rotation import (
-    ROTATION_STATUSES,
     Assignment,
     CredentialAge,
     DeadlinePolicy,
@@ -25,7 +24,6 @@ from service.domain.rotation import (
     names_gestor,
     new_obligation,
     obligation_status,
-    withdrawn_by_hand_back,
 )
 from service.settings import Settings
 
@@ -97,23 +95,6 @@ def test_status_is_derived(
     expected: RotationStatus,
 ) -> None:
     assert obligation_status(T0 + 24 * H, satisfied_at, now, withdrawn_at) == expected
-
-
-@pytest.mark.parametrize(
-    ("status", "withdrawn"),
-    [
-        ("open", True),  # owed, and no new version can ever satisfy it
-        ("overdue", True),
-        ("satisfied", False),  # already ended by a rotation: it stays satisfied
-        ("withdrawn", False),  # a repeated hand-back withdraws nothing twice
-    ],
-)
-def test_hand_back_withdraws_what_is_still_owed(status: RotationStatus, withdrawn: bool) -> None:
-    assert withdrawn_by_hand_back(status) is withdrawn
-
-
-def test_every_status_has_a_hand_back_rule() -> None:
-    assert set(ROTATION_STATUSES) == {"open", "overdue", "satisfied", "withdrawn"}
 
 
 GESTOR = make_origin("gestor", 7, "gestor_departure")
