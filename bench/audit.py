@@ -35,7 +35,6 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from service.app import build_runtime  # noqa: E402
 from service.audit.canonical import canonical_json, event_hash  # noqa: E402
 from service.audit.chain import export_lines, export_range, verify_stored_chain  # noqa: E402
 from service.audit.checkpoints import make_due_checkpoints  # noqa: E402
@@ -46,7 +45,7 @@ from service.db.migrate import upgrade_to_head  # noqa: E402
 from service.db.models import AuditEvent  # noqa: E402
 from service.devstack.bootstrap import bootstrap_vault  # noqa: E402
 from service.principal import Caller, Principal  # noqa: E402
-from service.runtime import Runtime  # noqa: E402
+from service.runtime import Runtime, build_runtime  # noqa: E402
 from service.settings import Settings  # noqa: E402
 from tests.bao_server import start_dev_server, stop  # noqa: E402
 

@@ -9,34 +9,19 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
-from service.auth import DEPENDENCIES, PUBLIC_PATHS, PUBLIC_PREFIXES, BearerTokenMiddleware
-from service.background import Supervisor
-from service.clock import Clock, SystemClock
-from service.content_type import require_json_bodies
-from service.db.engine import make_engine, make_session_maker
-from service.input_hygiene import check_request_input
-from service.jobs import default_jobs
-from service.observability import Metrics, configure_logging, request_log_middleware
-from service.problems import EXCEPTION_HANDLERS, document_problems
-from service.routes import route_handlers
-from service.runtime import Runtime
+from service.clock import Clock
+from service.http.auth import DEPENDENCIES, PUBLIC_PATHS, PUBLIC_PREFIXES, BearerTokenMiddleware
+from service.http.content_type import require_json_bodies
+from service.http.input_hygiene import check_request_input
+from service.http.problems import EXCEPTION_HANDLERS, document_problems
+from service.http.routes import route_handlers
+from service.jobs.schedule import default_jobs
+from service.jobs.supervisor import Supervisor
+from service.logs.observability import configure_logging, request_log_middleware
+from service.runtime import build_runtime
 from service.settings import Settings
-from service.vault import Vault
 
 VERSION = "0.1.0"
-
-
-def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
-    """Collaborators shared by the app, the CLI and the tests."""
-    engine = make_engine(settings.database_url, settings.database_pool_size)
-    return Runtime(
-        settings=settings,
-        clock=clock or SystemClock(),
-        engine=engine,
-        sessions=make_session_maker(engine),
-        vault=Vault(settings),
-        metrics=Metrics(),
-    )
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:

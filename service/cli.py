@@ -59,7 +59,7 @@ def _tokens_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _openapi(args: argparse.Namespace, settings: Settings) -> int:
-    from service.openapi import write_openapi
+    from service.http.openapi import write_openapi
 
     write_openapi(Path(args.output))
     return 0
@@ -86,7 +86,7 @@ def _audit_reconcile(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _rotations_scan(args: argparse.Namespace, settings: Settings) -> int:
-    from service.rotations.periodic import scan_once
+    from service.rotations.jobs import scan_once
 
     print(f"max_age obligations opened: {asyncio.run(scan_once(settings))}")
     return 0
@@ -103,8 +103,8 @@ def _directory_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo_seed(args: argparse.Namespace, settings: Settings) -> int:
+    from service.demo.seed import run_demo_seed
     from service.devstack.run import local_stack_settings
-    from service.documents.demo import run_demo_seed
 
     return asyncio.run(run_demo_seed(local_stack_settings(settings)))
 

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.audit.log import Entry, append, lock_chain
-from service.clock import Clock
-from service.observability import Metrics
+from service.clock import Clock, SystemClock
+from service.db.engine import make_engine, make_session_maker
+from service.logs.observability import Metrics
 from service.principal import Caller
 from service.settings import Settings
-from service.vault import Vault
+from service.vault.client import Vault
 
 
 @dataclass
@@ -61,3 +62,16 @@ class Runtime:
         """Commit an audit event on its own, e.g. a refusal whose action changed nothing."""
         async with self.transaction() as session:
             await append(session, caller, entry, self.clock)
+
+
+def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+    """Collaborators shared by the app, the CLI and the tests."""
+    engine = make_engine(settings.database_url, settings.database_pool_size)
+    return Runtime(
+        settings=settings,
+        clock=clock or SystemClock(),
+        engine=engine,
+        sessions=make_session_maker(engine),
+        vault=Vault(settings),
+        metrics=Metrics(),
+    )

@@ -18,7 +18,7 @@ from service.principal import SYSTEM, Caller, Principal
 from service.rotations import hooks
 from service.runtime import Runtime
 from service.tokens.usecases import issue_token
-from service.vault import SecretVersion
+from service.vault.client import SecretVersion
 
 
 def uid(prefix: str) -> str:

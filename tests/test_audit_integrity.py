@@ -16,7 +16,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 
-from service.app import build_runtime
 from service.audit.canonical import checkpoint_message
 from service.audit.checkpoints import make_due_checkpoints
 from service.audit.offline import main as offline_main
@@ -25,6 +24,7 @@ from service.clock import FrozenClock
 from service.db.models import AuditCheckpoint, AuditEvent
 from service.errors import VaultUnavailable
 from service.principal import SYSTEM
+from service.runtime import build_runtime
 from service.tokens.usecases import issue_token
 from tests.audit_helpers import add_events, head_seq, kinds, lines_of
 from tests.conftest import AppFactory, Client, runtime_of

@@ -11,7 +11,7 @@ import pyotp
 from sqlalchemy import select
 
 from service.db.models import Checkout
-from service.vault_types import SecretVersion
+from service.vault.types import SecretVersion
 from tests.conftest import AppFactory, Client, runtime_of
 from tests.custody_helpers import (
     accept_responsiva,

@@ -22,7 +22,7 @@ from service.credentials import intents
 from service.credentials.recovery import GRACE, recover_account, recovery_round
 from service.errors import VaultUnavailable
 from service.runtime import Runtime
-from service.vault import SecretVersion
+from service.vault.client import SecretVersion
 from tests.conftest import AppFactory, Client, bearer, runtime_of
 from tests.custody_helpers import create_account, events, head_seq
 from tests.rotation_helpers import api_account, api_gestor, put_credential

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from service.db.models import Gestor
-from service.problems import TRANSIENT_SQLSTATES
+from service.http.problems import TRANSIENT_SQLSTATES
 from tests.conftest import AppFactory, bearer, runtime_of
 from tests.custody_helpers import head_seq
 

@@ -189,7 +189,7 @@ async def test_pdf_page_size_setting(make_client: AppFactory, page_size: str) ->
 async def test_demo_seed_fills_a_body_once_and_documents_render(
     client: Client, admin: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from service.documents.demo import MARK, run_demo_seed
+    from service.demo.seed import MARK, run_demo_seed
 
     settings = runtime_of(client).settings
     assert await run_demo_seed(settings) == 0

@@ -122,5 +122,6 @@ async def test_a_failing_request_logs_types_and_places_not_the_message(
     # Where: the failing dependency, and the service code that called it.
     assert frames[-1].startswith("__main__:FailingClock.now:"), frames
     assert any(
-        f.startswith("service.auth:BearerTokenMiddleware.authenticate_request:") for f in frames
+        f.startswith("service.http.auth:BearerTokenMiddleware.authenticate_request:")
+        for f in frames
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from service.openapi import openapi_yaml
+from service.http.openapi import openapi_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 

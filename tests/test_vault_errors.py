@@ -32,7 +32,7 @@ from service.errors import (
     VaultUnavailable,
 )
 from service.settings import Settings
-from service.vault import Vault
+from service.vault.client import Vault
 from tests.bao_server import DevServer, free_port_pair, start_dev_server, stop
 from tests.conftest import AppFactory
 from tests.custody_helpers import create_account

@@ -9,9 +9,9 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from service.accounts import usecases
 from service.accounts.schemas import AccountIn, AccountOut, AccountPatch
-from service.auth import CallerDep, Rt, allow
 from service.domain.accounts import AccountKind
-from service.problems import errors
+from service.http.auth import CallerDep, Rt, allow
+from service.http.problems import errors
 
 
 class AccountController(Controller):

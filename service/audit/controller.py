@@ -10,8 +10,8 @@ from litestar.params import FromQuery, QueryParameter
 
 from service.audit.log import Entry
 from service.audit.queries import MAX_SEQ, make_filter, search_events
-from service.auth import CallerDep, Rt, allow
-from service.problems import errors
+from service.http.auth import CallerDep, Rt, allow
+from service.http.problems import errors
 
 Text = Annotated[str | None, QueryParameter(max_length=200)]
 

@@ -19,8 +19,8 @@ from service.audit.chain import (
     verify_stored_chain,
 )
 from service.audit.queries import MAX_SEQ, parse_time
-from service.auth import CallerDep, Rt, allow
 from service.errors import BadQuery
+from service.http.auth import CallerDep, Rt, allow
 
 JSON_LINES = "application/x-ndjson"
 

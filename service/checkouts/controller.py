@@ -9,11 +9,11 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from service.auth import KEEP_CONNECTION, CallerDep, Rt, allow, take_connection
 from service.checkouts import usecases
 from service.checkouts.grant import grant
 from service.credentials.schemas import CredentialIn
-from service.problems import errors
+from service.http.auth import KEEP_CONNECTION, CallerDep, Rt, allow, take_connection
+from service.http.problems import errors
 from service.settings import CHECKOUT_MINUTES_CAP
 
 

@@ -19,7 +19,7 @@ from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFo
 from service.principal import Caller
 from service.rotations.obligations import as_utc, opt_utc
 from service.runtime import Runtime
-from service.vault import SecretVersion
+from service.vault.client import SecretVersion
 
 
 def checkout_view(row: Checkout | Row[Any]) -> dict[str, Any]:

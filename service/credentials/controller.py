@@ -6,10 +6,10 @@ import msgspec
 from litestar import Controller, get, post, put
 from litestar.params import FromPath, JSONBody
 
-from service.auth import CallerDep, Rt, allow
 from service.credentials import handback, usecases
 from service.credentials.schemas import CredentialIn, HandBackOut, VersionOut, WrittenVersion
-from service.problems import errors
+from service.http.auth import CallerDep, Rt, allow
+from service.http.problems import errors
 
 
 class CredentialController(Controller):

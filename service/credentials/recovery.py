@@ -37,7 +37,7 @@ from service.principal import SYSTEM, Caller
 from service.rotations import hooks
 from service.rotations.obligations import as_utc
 from service.runtime import Runtime
-from service.vault import SecretVersion
+from service.vault.client import SecretVersion
 
 log = structlog.get_logger("custodia.credentials")
 

@@ -65,7 +65,7 @@ from service.errors import (
 from service.principal import Caller
 from service.rotations import hooks
 from service.runtime import Runtime
-from service.vault import SecretVersion, Vault
+from service.vault.client import SecretVersion, Vault
 
 log = structlog.get_logger("custodia.credentials")
 

@@ -9,9 +9,9 @@ import msgspec
 from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody
 
-from service.auth import CallerDep, Rt, allow
 from service.departures.usecases import case_file, depart
-from service.problems import errors
+from service.http.auth import CallerDep, Rt, allow
+from service.http.problems import errors
 
 
 class DepartureIn(msgspec.Struct, forbid_unknown_fields=True):

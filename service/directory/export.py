@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from service.app import build_runtime
 from service.directory.usecases import build_directory
 from service.documents.formats import DIRECTORY_FORMATS, parse_format
+from service.runtime import build_runtime
 from service.settings import Settings
 
 

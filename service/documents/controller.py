@@ -7,10 +7,10 @@ from typing import Annotated
 from litestar import Controller, Response, get
 from litestar.params import QueryParameter
 
-from service.auth import CallerDep, Rt, allow
 from service.documents.formats import DOCUMENT_FORMATS, parse_format
 from service.documents.schemas import SecurityProtocolJson, document_response
 from service.documents.usecases import security_protocol
+from service.http.auth import CallerDep, Rt, allow
 
 FormatParam = Annotated[
     str | None,

@@ -7,10 +7,10 @@ from typing import Annotated
 from litestar import Controller, delete, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from service.auth import CallerDep, Rt, allow
 from service.gestores import usecases
 from service.gestores.schemas import AssignmentIn, AssignmentOut, GestorIn, GestorOut, GestorTokenIn
-from service.problems import errors
+from service.http.auth import CallerDep, Rt, allow
+from service.http.problems import errors
 from service.tokens.controller import TokenIssued
 
 

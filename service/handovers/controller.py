@@ -7,13 +7,13 @@ from typing import Annotated
 from litestar import Controller, Response, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from service.auth import CallerDep, Rt, allow
 from service.documents.formats import DOCUMENT_FORMATS, parse_format
 from service.documents.schemas import ActaJson, document_response
 from service.handovers import closing, usecases
 from service.handovers.render import render_acta
 from service.handovers.schemas import HandoverIn, HandoverOut, HandoverPatch
-from service.problems import errors
+from service.http.auth import CallerDep, Rt, allow
+from service.http.problems import errors
 
 FormatParam = Annotated[
     str | None,

@@ -9,9 +9,9 @@ import msgspec
 from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from service.auth import CallerDep, Rt, allow
+from service.http.auth import CallerDep, Rt, allow
+from service.http.problems import errors
 from service.incidents import usecases
-from service.problems import errors
 from service.rotations.schemas import ObligationOut
 
 AccountId = Annotated[str, msgspec.Meta(min_length=1, max_length=36)]

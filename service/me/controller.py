@@ -9,11 +9,11 @@ import msgspec
 from litestar import Controller, Response, get, post
 from litestar.params import JSONBody
 
-from service.auth import CallerDep, Rt, allow
 from service.gestores.schemas import GestorOut
 from service.gestores.usecases import get_gestor
+from service.http.auth import CallerDep, Rt, allow
+from service.http.problems import errors
 from service.me import usecases
-from service.problems import errors
 
 NO_STORE = {"Cache-Control": "no-store"}
 

@@ -8,9 +8,9 @@ import msgspec
 from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from service.auth import CallerDep, Rt, allow
 from service.domain.rotation import RotationReason, RotationStatus
-from service.problems import errors
+from service.http.auth import CallerDep, Rt, allow
+from service.http.problems import errors
 from service.rotations import usecases
 from service.rotations.schemas import (
     ManualObligation,

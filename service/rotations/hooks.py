@@ -21,7 +21,7 @@ from service.domain.rotation import (
 )
 from service.principal import Caller
 from service.rotations.obligations import as_utc, locked_open, notify, still_owed
-from service.vault import SecretVersion
+from service.vault.client import SecretVersion
 
 
 async def open_obligation(session: AsyncSession, account_id: str) -> RotationObligation | None:

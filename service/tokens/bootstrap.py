@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from service.app import build_runtime
 from service.db.models import ApiToken
 from service.principal import SYSTEM, Role
+from service.runtime import build_runtime
 from service.settings import Settings
 from service.tokens.usecases import issue_token
 

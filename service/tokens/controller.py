@@ -9,8 +9,8 @@ import msgspec
 from litestar import Controller, delete, get, post
 from litestar.params import FromPath, JSONBody
 
-from service.auth import CallerDep, Rt, allow
-from service.problems import errors
+from service.http.auth import CallerDep, Rt, allow
+from service.http.problems import errors
 from service.tokens.usecases import issue_token, list_tokens, revoke_token
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]

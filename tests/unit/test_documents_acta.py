@@ -10,6 +10,7 @@ import json
 import pypdf
 import pytest
 
+from service.demo.sample import sample_acta
 from service.documents.acta import (
     acta_to_json,
     annex_canonical_bytes,
@@ -21,7 +22,6 @@ from service.documents.acta import (
 from service.documents.content import Party
 from service.documents.markdown import render_markdown
 from service.documents.pdf import render_pdf
-from service.documents.sample import sample_acta
 
 
 def pdf_pages(data: bytes) -> list[str]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import io
 
+from service.demo.sample import sample_directory
 from service.documents.directory import (
     HEADER,
     directory_csv,
     directory_to_json,
     iter_directory_csv,
 )
-from service.documents.sample import sample_directory
 
 
 def parse(data: bytes) -> list[list[str]]:

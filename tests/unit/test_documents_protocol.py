@@ -10,11 +10,11 @@ from datetime import timedelta
 import pypdf
 import pytest
 
+from service.demo.sample import sample_protocol
 from service.documents.layout import Table
 from service.documents.markdown import render_markdown
 from service.documents.pdf import PageSize, render_pdf
 from service.documents.protocol import build_protocol, protocol_sha256, protocol_to_json
-from service.documents.sample import sample_protocol
 
 
 def pdf_pages(data: bytes) -> list[str]:

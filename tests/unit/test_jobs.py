@@ -8,16 +8,18 @@ from service.audit.checkpoints import checkpoint_round
 from service.checkouts.expiry import expiry_round
 from service.credentials.handback import hand_back_round
 from service.credentials.recovery import recovery_round
-from service.jobs import default_jobs, renew_vault_token
-from service.rotations import periodic as rotations
+from service.departures.jobs import seed_retry_round
+from service.jobs.schedule import default_jobs, renew_vault_token
+from service.rotations.jobs import max_age_round, overdue_round
+from service.webhooks.jobs import webhook_round
 
 EXPECTED = [
     ("vault-token-renewal", renew_vault_token),
     ("audit-checkpoints", checkpoint_round),
-    ("rotation-max-age-scan", rotations.max_age_round),
-    ("rotation-overdue", rotations.overdue_round),
-    ("webhook-delivery", rotations.webhook_round),
-    ("departure-seed-retry", rotations.seed_retry_round),
+    ("rotation-max-age-scan", max_age_round),
+    ("rotation-overdue", overdue_round),
+    ("webhook-delivery", webhook_round),
+    ("departure-seed-retry", seed_retry_round),
     ("checkout-expiry", expiry_round),
     ("hand-back", hand_back_round),
     ("credential-recovery", recovery_round),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.input_hygiene import MAX_JSON_DEPTH, json_depth
+from service.http.input_hygiene import MAX_JSON_DEPTH, json_depth
 
 DEEP = MAX_JSON_DEPTH + 1
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from service.observability import REDACTED, redact
+from service.logs.observability import REDACTED, redact
 
 CANARY = "CANARY-s3cr3t-value"
 

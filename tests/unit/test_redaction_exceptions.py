@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import structlog
 
-from service.observability import REDACTED, configure_logging, redact
+from service.logs.observability import REDACTED, configure_logging, redact
 
 CANARY = "CANARY-s3cr3t-value"
 BAO_TOKEN = "s.w0PLzRtPfGXy08WnnQoYjCWY"

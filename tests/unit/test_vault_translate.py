@@ -19,8 +19,8 @@ from service.errors import (
     VaultMisconfigured,
     VaultUnavailable,
 )
-from service.vault import _translate
-from service.vault_types import VaultOp
+from service.vault.client import _translate
+from service.vault.types import VaultOp
 
 CANARY = "s.canary-token-and-secret"
 SIGN = VaultOp("signing an audit checkpoint", "transit key 'custodia-audit'")

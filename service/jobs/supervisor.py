@@ -33,7 +33,7 @@ async def _loop(rt: Runtime, periodic: Periodic) -> None:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a failed round is retried; the loop must not die
-            # exc_info leaves the log as types and frames only (service.log_redaction).
+            # exc_info leaves the log as types and frames only (service.logs.redaction).
             log.warning(
                 "job_failed", job=periodic.name, error_type=type(exc).__name__, exc_info=exc
             )

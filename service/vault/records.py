@@ -2,7 +2,7 @@
 webhook key and password fingerprint maps.
 
 Built only on the adapter's three KV primitives, so it needs no hvac: the Vault
-adapter (service.vault) inherits these methods and supplies the primitives.
+adapter (service.vault.client) inherits these methods and supplies the primitives.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from service.errors import VaultConflict
-from service.vault_types import SecretVersion
+from service.vault.types import SecretVersion
 
 
 class KvRecords(ABC):

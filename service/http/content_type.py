@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from service.problems import PROBLEM_JSON
+from service.http.problems import PROBLEM_JSON
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 

@@ -13,8 +13,8 @@ from litestar.types import Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.errors import Forbidden, Unauthenticated
+from service.http.problems import send_problem
 from service.principal import Caller, Principal
-from service.problems import send_problem
 from service.runtime import Runtime
 from service.tokens.repository import authenticate, token_digest
 

@@ -14,7 +14,7 @@ from service.directory.controller import PublicDirectoryController
 from service.documents.controller import DocumentController
 from service.gestores.controller import AssignmentController, GestorController
 from service.handovers.controller import HandoverController
-from service.health import HealthController
+from service.http.health import HealthController
 from service.incidents.controller import IncidentController
 from service.me.controller import MeController
 from service.rotations.controller import RotationController

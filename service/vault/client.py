@@ -30,8 +30,8 @@ from service.errors import (
     VaultUnavailable,
 )
 from service.settings import Settings
-from service.vault_records import KvRecords
-from service.vault_types import SecretVersion, VaultHealth, VaultOp, parse_time, secret_version
+from service.vault.records import KvRecords
+from service.vault.types import SecretVersion, VaultHealth, VaultOp, parse_time, secret_version
 
 __all__ = ["CHECKOUT_TOKEN_TTL", "SecretVersion", "Vault", "VaultHealth", "VaultOp"]
 
@@ -224,7 +224,7 @@ class Vault(KvRecords):
             return VaultHealth(False, "vault not initialised")
         return VaultHealth(True, "ok")
 
-    # -- KV v2 primitives (service.vault_records builds on them) ------------
+    # -- KV v2 primitives (service.vault.records builds on them) ------------
 
     async def read_kv(
         self,

@@ -17,7 +17,6 @@ from sqlalchemy import select
 
 from service.accounts.schemas import AccountIn
 from service.accounts.usecases import create_account
-from service.app import build_runtime
 from service.checkouts.grant import grant
 from service.checkouts.usecases import checkin
 from service.credentials.schemas import CredentialIn
@@ -34,7 +33,7 @@ from service.handovers.usecases import create
 from service.incidents.usecases import report
 from service.me.usecases import accept_responsiva, confirm, enrol
 from service.principal import Caller, Principal
-from service.runtime import Runtime
+from service.runtime import Runtime, build_runtime
 from service.settings import Settings
 
 MARK = "demo_asmr_comunicacion"  # the first handle: its presence means "already seeded"

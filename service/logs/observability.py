@@ -14,7 +14,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from service.log_redaction import REDACTED, redact, sanitize_record
+from service.logs.redaction import REDACTED, redact, sanitize_record
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 

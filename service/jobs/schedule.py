@@ -1,14 +1,16 @@
-"""The periodic jobs the service runs (see service.background)."""
+"""The periodic jobs the service runs (see service.jobs.supervisor)."""
 
 from __future__ import annotations
 
 from service.audit.checkpoints import checkpoint_round
-from service.background import Periodic
 from service.checkouts.expiry import expiry_round
 from service.credentials.handback import hand_back_round
 from service.credentials.recovery import recovery_round
-from service.rotations import periodic as rotations
+from service.departures.jobs import seed_retry_round
+from service.jobs.supervisor import Periodic
+from service.rotations.jobs import max_age_round, overdue_round
 from service.runtime import Runtime
+from service.webhooks.jobs import webhook_round
 
 
 async def renew_vault_token(rt: Runtime) -> float:
@@ -19,10 +21,10 @@ def default_jobs() -> list[Periodic]:
     return [
         Periodic("vault-token-renewal", renew_vault_token),
         Periodic("audit-checkpoints", checkpoint_round),
-        Periodic("rotation-max-age-scan", rotations.max_age_round),
-        Periodic("rotation-overdue", rotations.overdue_round),
-        Periodic("webhook-delivery", rotations.webhook_round),
-        Periodic("departure-seed-retry", rotations.seed_retry_round),
+        Periodic("rotation-max-age-scan", max_age_round),
+        Periodic("rotation-overdue", overdue_round),
+        Periodic("webhook-delivery", webhook_round),
+        Periodic("departure-seed-retry", seed_retry_round),
         Periodic("checkout-expiry", expiry_round),
         Periodic("hand-back", hand_back_round),
         Periodic("credential-recovery", recovery_round),

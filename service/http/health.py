@@ -7,8 +7,8 @@ from typing import Any
 from litestar import Controller, MediaType, Response, get
 from sqlalchemy import text
 
-from service.auth import Rt
-from service.problems import errors, problem
+from service.http.auth import Rt
+from service.http.problems import errors, problem
 
 
 class HealthController(Controller):

@@ -13,7 +13,7 @@ from pathlib import PurePath
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from service.log_exceptions import (
+from service.logs.exceptions import (
     REDACTED,
     TB_HEADER,
     exception_chain,
