@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from service.audit.log import Entry, append, lock_chain
+from service.audit.log import Entry, lock_chain
 from service.clock import Clock, SystemClock
-from service.db.engine import make_engine, make_session_maker
+from service.db.engine import READ_ONLY, make_engine, make_session_maker
 from service.logs.observability import Metrics
 from service.principal import Caller
 from service.settings import Settings
+from service.uow import Handlers, Reader, UnitOfWork, begin_reader, begin_unit_of_work
 from service.vault.client import Vault
 
 
@@ -24,8 +25,11 @@ class Runtime:
     clock: Clock
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    readers: async_sessionmaker[AsyncSession]
     vault: Vault
     metrics: Metrics = field(default_factory=Metrics)
+    # Which handlers react to which domain event (service.bus).
+    handlers: Handlers = field(default_factory=dict)
     # Set after a commit whose events cross a checkpoint boundary (service.audit.checkpoints).
     checkpoint_due: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -36,42 +40,54 @@ class Runtime:
         await self.vault.close()
         await self.engine.dispose()
 
-    @asynccontextmanager
-    async def transaction(self, *, chain_lock: bool = True) -> AsyncIterator[AsyncSession]:
-        """One database transaction: committed on exit, rolled back on error.
+    def unit_of_work(self, caller: Caller) -> AbstractAsyncContextManager[UnitOfWork]:
+        """One write transaction (see service.uow)."""
+        return begin_unit_of_work(self, caller)
 
-        Its first act is to take the audit chain's lock (see ``lock_chain``).
-        ``chain_lock=False`` only for a transaction that appends no event and
-        locks no row that a chain-locked transaction locks (the webhook outbox).
-        """
-        async with self.sessions() as session:
-            async with session.begin():
-                if chain_lock:
-                    await lock_chain(session)
-                yield session
-            self._after_commit(session.info)
+    def reader(self) -> AbstractAsyncContextManager[Reader]:
+        """One read-only transaction: no chain lock, no audit entries."""
+        return begin_reader(self.readers, self.clock)
 
-    def _after_commit(self, info: dict[str, object]) -> None:
-        first, last = info.get("audit_first_seq"), info.get("audit_last_seq")
-        if isinstance(first, int) and isinstance(last, int):
+    def committed(self, seqs: tuple[int, int] | None) -> None:
+        """After a commit: wake the checkpoint job when the events crossed a boundary."""
+        if seqs is not None:
+            first, last = seqs
             every = self.settings.checkpoint_every_events
             if last // every > (first - 1) // every:
                 self.checkpoint_due.set()
 
     async def record(self, caller: Caller, entry: Entry) -> None:
         """Commit an audit event on its own, e.g. a refusal whose action changed nothing."""
-        async with self.transaction() as session:
-            await append(session, caller, entry, self.clock)
+        async with self.unit_of_work(caller) as uow:
+            uow.record(entry)
+
+    # -- being replaced by unit_of_work (service.uow) -------------------------------
+
+    @asynccontextmanager
+    async def transaction(self, *, chain_lock: bool = True) -> AsyncIterator[AsyncSession]:
+        """Legacy: a transaction that takes the chain lock first. Use ``unit_of_work``."""
+        async with self.sessions() as session:
+            async with session.begin():
+                if chain_lock:
+                    await lock_chain(session)
+                yield session
+            first, last = session.info.get("audit_first_seq"), session.info.get("audit_last_seq")
+            if isinstance(first, int) and isinstance(last, int):
+                self.committed((first, last))
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     """Collaborators shared by the app, the CLI and the tests."""
+    from service.bus import HANDLERS  # the bus imports every feature's handlers
+
     engine = make_engine(settings.database_url, settings.database_pool_size)
     return Runtime(
         settings=settings,
         clock=clock or SystemClock(),
         engine=engine,
         sessions=make_session_maker(engine),
+        readers=make_session_maker(engine.execution_options(**{READ_ONLY: True})),
         vault=Vault(settings),
         metrics=Metrics(),
+        handlers=HANDLERS,
     )

@@ -36,7 +36,9 @@ async def transaction(rt: Runtime, conn: AsyncConnection) -> AsyncIterator[Async
         await lock_chain(session)
         yield session
     # Same after-commit hook as Runtime.transaction (checkpoint wake-up).
-    rt._after_commit(session.info)
+    first, last = session.info.get("audit_first_seq"), session.info.get("audit_last_seq")
+    if isinstance(first, int) and isinstance(last, int):
+        rt.committed((first, last))
 
 
 async def record(rt: Runtime, conn: AsyncConnection, caller: Caller, entry: Entry) -> None:

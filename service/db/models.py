@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -33,7 +33,8 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-Timestamp = DateTime(timezone=True)
+# Aware on every dialect: SQLite hands DateTime back naive, this type makes it UTC.
+Timestamp = DateTimeUTC(timezone=True)
 Id = String(36)
 OPEN = text("closed_at IS NULL")
 

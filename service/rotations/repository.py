@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db.models import Account, RotationObligation
+from service.db.models import Account, AuditEvent, RotationObligation
+from service.domain.accounts import AccountProfile, may_hold_credential
+from service.domain.custody import HANDED_BACK
 from service.domain.rotation import RotationStatus
 from service.rotations.obligations import still_owed
 
@@ -31,6 +33,40 @@ class RotationRepository:
 
     async def get(self, obligation_id: str) -> Ob | None:
         return await self.session.get(Ob, obligation_id)
+
+    async def owed(self, account_id: str, *, lock: bool = False) -> Ob | None:
+        """The account's owed obligation (open or overdue), row-locked when asked."""
+        query = select(Ob).where(Ob.account_id == account_id).where(still_owed())
+        if lock:
+            query = query.with_for_update(key_share=True)
+        return (await self.session.scalars(query)).first()
+
+    async def may_hold_now(self, account_id: str, at: datetime) -> bool:
+        """Whether the body may hold the account's password at ``at`` (no account: False).
+
+        The row is share-locked: whatever makes it unholdable (an edit, a hand-back)
+        locks it for update, so it commits before this read or waits for its end.
+        """
+        account = (
+            await self.session.scalars(
+                select(Account).where(Account.id == account_id).with_for_update(read=True)
+            )
+        ).first()
+        if account is None:
+            return False
+        profile = AccountProfile(
+            kind=account.kind,  # type: ignore[arg-type]
+            managed_by_area=account.managed_by_area,
+            term_ends_on=account.term_ends_on,
+        )
+        return may_hold_credential(profile, at)
+
+    async def ever_handed_back(self, account_id: str) -> bool:
+        """Whether the account's credential was ever handed back (its audit event exists)."""
+        query = select(
+            exists().where(AuditEvent.account_id == account_id, AuditEvent.action == HANDED_BACK)
+        )
+        return bool((await self.session.execute(query)).scalar())
 
     async def search(
         self,
