@@ -10,6 +10,7 @@ from __future__ import annotations
 from service.checkouts import handlers as checkouts
 from service.domain.events import (
     AccessEnded,
+    CheckoutAsked,
     CredentialLeftCustody,
     CredentialWritten,
     RotationTriggered,
@@ -19,6 +20,7 @@ from service.uow import Handlers
 
 HANDLERS: Handlers = {
     AccessEnded: [checkouts.on_access_ended],
+    CheckoutAsked: [checkouts.on_checkout_asked],
     RotationTriggered: [rotations.on_rotation_triggered],
     CredentialWritten: [rotations.on_credential_written],
     CredentialLeftCustody: [rotations.on_credential_left_custody],

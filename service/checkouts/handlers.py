@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from service.audit.log import Entry
 from service.db.models import Checkout
-from service.domain.events import AccessEnded, CheckoutsClosed
+from service.domain.events import AccessEnded, CheckoutAsked, CheckoutFacts, CheckoutsClosed
 from service.uow import UnitOfWork
 
 
@@ -40,3 +40,23 @@ async def on_access_ended(uow: UnitOfWork, event: AccessEnded) -> CheckoutsClose
         )
     await uow.flush()
     return CheckoutsClosed(tuple(closed))
+
+
+async def on_checkout_asked(uow: UnitOfWork, event: CheckoutAsked) -> CheckoutFacts | None:
+    """Answer credentials: one checkout by id (locked if asked), or a gestor's live one."""
+    query = select(Checkout)
+    if event.checkout_id is not None:
+        query = query.where(Checkout.id == event.checkout_id)
+    else:
+        query = query.where(
+            Checkout.account_id == event.account_id,
+            Checkout.gestor_id == event.gestor_id,
+            Checkout.closed_at.is_(None),
+            Checkout.expires_at > uow.now(),
+        )
+    if event.lock:
+        query = query.with_for_update(key_share=True)
+    row = (await uow.session.scalars(query)).first()
+    if row is None:
+        return None
+    return CheckoutFacts(row.id, row.gestor_id, row.closed_at, row.close_reason)

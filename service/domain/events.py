@@ -59,6 +59,21 @@ class AccessEnded:
     account_ids: tuple[str, ...] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CheckoutAsked:
+    """Credentials asks checkouts about one checkout (by id, locked), or a gestor's live one.
+
+    Either ``checkout_id`` (the row is locked: its closing waits for this transaction),
+    or ``account_id`` with ``gestor_id`` (their open, unexpired checkout of the account).
+    Checkouts answers a CheckoutFacts, or nothing when there is no such checkout.
+    """
+
+    checkout_id: str | None = None
+    account_id: str | None = None
+    gestor_id: str | None = None
+    lock: bool = False
+
+
 # -- results handlers answer with --------------------------------------------------
 
 
@@ -83,6 +98,16 @@ class ObligationSatisfied:
 @dataclass(frozen=True, slots=True)
 class ObligationWithdrawn:
     obligation: ObligationRef
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutFacts:
+    """What credentials may know of a checkout: whose it is and whether, when and why it closed."""
+
+    id: str
+    gestor_id: str
+    closed_at: datetime | None
+    close_reason: str | None
 
 
 @dataclass(frozen=True, slots=True)
