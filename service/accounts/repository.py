@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import Account
+from service.db.work import Repository
 
 
-class AccountRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class AccountRepository(Repository):
     async def get(self, account_id: str, *, lock: bool = False) -> Account | None:
         query = select(Account).where(Account.id == account_id)
         if lock:

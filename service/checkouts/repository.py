@@ -11,13 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.db.models import Account, Assignment, Checkout, Gestor
 from service.db.reads import read_row
+from service.db.work import Repository
 from service.rotations import hooks
 
 
-class CheckoutRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class CheckoutRepository(Repository):
     async def get(self, checkout_id: str, *, lock: bool = False) -> Checkout | None:
         query = select(Checkout).where(Checkout.id == checkout_id)
         if lock:

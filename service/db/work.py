@@ -12,3 +12,14 @@ class Work(Protocol):
 
     @property
     def session(self) -> AsyncSession: ...
+
+
+class Repository:
+    """Base of every repository: built on a unit of work or a reader.
+
+    A bare session is still accepted while features move onto the unit of work;
+    once the last caller has moved, only ``Work`` remains.
+    """
+
+    def __init__(self, work: Work | AsyncSession) -> None:
+        self.session: AsyncSession = work if isinstance(work, AsyncSession) else work.session

@@ -5,17 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import Account, Assignment, Checkout, CredentialVersion, Gestor
+from service.db.work import Repository
 from service.domain import rotation as rules
 from service.rotations.obligations import as_utc
 
 
-class DepartureRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class DepartureRepository(Repository):
     async def gestor(self, gestor_id: str, *, lock: bool = False) -> Gestor | None:
         """The gestor row; locked on PostgreSQL so two departures of one gestor serialise."""
         return await self.session.get(

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import Assignment, Gestor
+from service.db.work import Repository
 
 
-class GestorRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class GestorRepository(Repository):
     async def get(self, gestor_id: str, *, lock: bool = False) -> Gestor | None:
         query = select(Gestor).where(Gestor.id == gestor_id)
         if lock:

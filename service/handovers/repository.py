@@ -5,15 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import Assignment, Gestor, Handover
+from service.db.work import Repository
 
 
-class HandoverRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class HandoverRepository(Repository):
     async def get(self, handover_id: str, *, lock: bool = False) -> Handover | None:
         query = select(Handover).where(Handover.id == handover_id)
         if lock:

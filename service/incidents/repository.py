@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import Account, Assignment, Incident
+from service.db.work import Repository
 
 
-class IncidentRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class IncidentRepository(Repository):
     async def get(self, incident_id: str) -> Incident | None:
         return await self.session.get(Incident, incident_id)
 

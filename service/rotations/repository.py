@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, exists, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import Account, AuditEvent, RotationObligation
+from service.db.work import Repository
 from service.domain.accounts import AccountProfile, may_hold_credential
 from service.domain.custody import HANDED_BACK
 from service.domain.rotation import RotationStatus
@@ -27,10 +27,7 @@ def _with_status(query: Select[Any], status: RotationStatus, now: datetime) -> S
     return query.where(Ob.due_at < now) if status == "overdue" else query.where(Ob.due_at >= now)
 
 
-class RotationRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class RotationRepository(Repository):
     async def get(self, obligation_id: str) -> Ob | None:
         return await self.session.get(Ob, obligation_id)
 

@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, bindparam, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.db.models import ApiToken, Gestor
 from service.db.reads import read_row
+from service.db.work import Repository
 from service.principal import Principal, Role
 
 TOKEN_PREFIX = "cust_"  # noqa: S105 - a prefix, not a secret
@@ -40,10 +41,7 @@ def token_digest(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode()).hexdigest()
 
 
-class TokenRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class TokenRepository(Repository):
     async def add(
         self,
         *,
