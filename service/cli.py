@@ -80,9 +80,7 @@ def _audit_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     argv = ["--vault-audit-log", args.vault_audit_log, "--mount", settings.vault_kv_mount]
     if args.since:
         argv += ["--since", args.since]
-    return reconcile_main(
-        argv, lambda since: asyncio.run(granted_checkouts(settings.database_url, since))
-    )
+    return reconcile_main(argv, lambda since: asyncio.run(granted_checkouts(settings, since)))
 
 
 def _rotations_scan(args: argparse.Namespace, settings: Settings) -> int:

@@ -8,25 +8,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from service.audit.canonical import EVENT_KEYS, GENESIS_HASH, canonical_json
 from service.audit.log import Entry
-from service.audit.queries import seq_bounds
+from service.audit.repository import AuditCheckpointRepository, AuditEventRepository
 from service.audit.verify import ChainVerifier, VerifyResult
-from service.db.models import AuditCheckpoint, AuditEvent
+from service.db.models import AuditCheckpoint
 from service.principal import Caller
 from service.runtime import Runtime
 
 BATCH = 5000
-_COLUMNS = EVENT_KEYS
-_SELECT = select(*(getattr(AuditEvent, name) for name in _COLUMNS))
 
 
 def stored_event(row: Sequence[Any]) -> dict[str, Any] | None:
     """The event of a row as hashed, or None when ``details`` is not canonical JSON text."""
-    event = dict(zip(_COLUMNS, row, strict=True))
+    event = dict(zip(EVENT_KEYS, row, strict=True))
     try:
         details = json.loads(event["details"])
     except (TypeError, ValueError):
@@ -39,6 +34,7 @@ def stored_event(row: Sequence[Any]) -> dict[str, Any] | None:
 
 
 def checkpoint_dict(row: AuditCheckpoint) -> dict[str, Any]:
+    """A checkpoint as verified and exported."""
     return {
         "seq": row.seq,
         "hash": row.hash,
@@ -51,40 +47,25 @@ def checkpoint_dict(row: AuditCheckpoint) -> dict[str, Any]:
 async def _event_batches(
     rt: Runtime, first: int, last: int, batch: int
 ) -> AsyncIterator[list[Sequence[Any]]]:
-    """Rows with first <= seq <= last, by keyset pages; one short session per page."""
+    """Rows with first <= seq <= last, by keyset pages; one short read per page."""
     after = first - 1
     while after < last:
-        async with rt.sessions() as session:
-            rows = (
-                await session.execute(
-                    _SELECT.where(AuditEvent.seq > after, AuditEvent.seq <= last)
-                    .order_by(AuditEvent.seq)
-                    .limit(batch)
-                )
-            ).all()
+        async with rt.reader() as reader:
+            rows = await AuditEventRepository(reader).columns(after, last, batch)
         if not rows:
             return
-        yield [tuple(row) for row in rows]
+        yield rows
         after = rows[-1][0]
-
-
-async def _checkpoints(
-    session: AsyncSession, first: int, last: int | None
-) -> list[AuditCheckpoint]:
-    query = select(AuditCheckpoint).where(AuditCheckpoint.seq >= first)
-    if last is not None:
-        query = query.where(AuditCheckpoint.seq <= last)
-    return list((await session.execute(query.order_by(AuditCheckpoint.seq))).scalars())
 
 
 async def verify_stored_chain(rt: Runtime, batch: int = BATCH) -> VerifyResult:
     """Recompute the chain from genesis and check every checkpoint against Vault's keys."""
     keys = await rt.vault.public_keys()
-    async with rt.sessions() as session:
+    async with rt.reader() as reader:
         # Checkpoints first, head second: every checkpoint read then signs an event
         # committed before the head is read, so one beyond the head is a truncation.
-        checkpoints = await _checkpoints(session, 1, None)
-        head = (await session.execute(select(func.max(AuditEvent.seq)))).scalar() or 0
+        checkpoints = await AuditCheckpointRepository(reader).from_seq(1)
+        head = await AuditEventRepository(reader).last_seq()
     verifier = ChainVerifier(keys, from_genesis=True, retain_hashes=False)
     verifier.add_checkpoints(checkpoint_dict(c) for c in checkpoints)
     async for rows in _event_batches(rt, 1, head, batch):
@@ -128,8 +109,8 @@ async def export_range(rt: Runtime, since: datetime | None, until: datetime | No
     Bounds become seqs so that the export is one unbroken run of the chain even if
     replicas' clocks disagreed by a little: it verifies from its first ``prev_hash``.
     """
-    async with rt.sessions() as session:
-        bounds = await seq_bounds(session, since, until)
+    async with rt.reader() as reader:
+        bounds = await AuditEventRepository(reader).seq_bounds(since, until)
     return ExportRange(1, 0) if bounds is None else ExportRange(*bounds)
 
 
@@ -142,22 +123,13 @@ async def export_lines(rt: Runtime, span: ExportRange, batch: int = BATCH) -> As
         for row in rows:
             event = stored_event(row)
             if event is None:  # exported as stored, so the verifier flags it
-                event = dict(zip(_COLUMNS, row, strict=True))
+                event = dict(zip(EVENT_KEYS, row, strict=True))
             chunk += canonical_json(event) + b"\n"
         yield bytes(chunk)
     after = span.first - 1
     while after < span.last:
-        async with rt.sessions() as session:
-            page = list(
-                (
-                    await session.execute(
-                        select(AuditCheckpoint)
-                        .where(AuditCheckpoint.seq > after, AuditCheckpoint.seq <= span.last)
-                        .order_by(AuditCheckpoint.seq)
-                        .limit(batch)
-                    )
-                ).scalars()
-            )
+        async with rt.reader() as reader:
+            page = await AuditCheckpointRepository(reader).page(after, batch, last=span.last)
         if not page:
             return
         yield b"".join(
@@ -167,16 +139,9 @@ async def export_lines(rt: Runtime, span: ExportRange, batch: int = BATCH) -> As
 
 
 async def list_checkpoints(rt: Runtime, after_seq: int, limit: int) -> list[dict[str, Any]]:
-    async with rt.sessions() as session:
-        rows = (
-            await session.execute(
-                select(AuditCheckpoint)
-                .where(AuditCheckpoint.seq > after_seq)
-                .order_by(AuditCheckpoint.seq)
-                .limit(limit)
-            )
-        ).scalars()
-        return [checkpoint_dict(row) for row in rows]
+    async with rt.reader() as reader:
+        rows = await AuditCheckpointRepository(reader).page(after_seq, limit)
+    return [checkpoint_dict(row) for row in rows]
 
 
 async def audited(rt: Runtime, caller: Caller, action: str, **details: Any) -> None:

@@ -14,80 +14,50 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import suppress
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from service.audit.canonical import checkpoint_message
+from service.audit.repository import AuditCheckpointRepository, AuditEventRepository, ChainPoint
 from service.clock import rfc3339
-from service.db.models import AuditCheckpoint, AuditEvent
+from service.db.work import Work
+from service.principal import SYSTEM
 from service.runtime import Runtime
 
 MAX_POLL_SECONDS = 30.0  # other replicas' appends are only seen by polling
 
 
-@dataclass(frozen=True)
-class Due:
-    seq: int
-    hash: str
-    ts: str
-
-
 async def due_checkpoints(
-    session: AsyncSession, every: int, max_age: timedelta, now: datetime
-) -> list[Due]:
+    work: Work, every: int, max_age: timedelta, now: datetime
+) -> list[ChainPoint]:
     """The events that should be signed now and are not, in seq order."""
-    head = await _event_at(session, None)
+    events, checkpoints = AuditEventRepository(work), AuditCheckpointRepository(work)
+    head = await events.point(None)
     if head is None:
         return []
-    last_signed = (await session.execute(select(func.max(AuditCheckpoint.seq)))).scalar() or 0
-    last_multiple = (
-        await session.execute(
-            select(func.max(AuditCheckpoint.seq)).where(AuditCheckpoint.seq % every == 0)
-        )
-    ).scalar() or 0
+    last_signed = await checkpoints.last_seq()
+    last_multiple = await checkpoints.last_seq(multiple_of=every)
     wanted = set(range(last_multiple + every, head.seq + 1, every))
     if wanted:
-        signed = (
-            await session.execute(
-                select(AuditCheckpoint.seq).where(AuditCheckpoint.seq.in_(sorted(wanted)))
-            )
-        ).scalars()
-        wanted -= set(signed)
+        wanted -= await checkpoints.signed(wanted)
     covered = max([last_signed, *wanted])
     if head.seq > covered:
-        oldest = await _event_at(session, covered + 1)
+        oldest = await events.point(covered + 1)
         if oldest is not None and oldest.ts <= rfc3339(now - max_age):
             wanted.add(head.seq)
     due = []
     for seq in sorted(wanted):
-        found = head if seq == head.seq else await _event_at(session, seq)
+        found = head if seq == head.seq else await events.point(seq)
         if found is not None:
             due.append(found)
     return due
 
 
-async def _event_at(session: AsyncSession, seq: int | None) -> Due | None:
-    query = select(AuditEvent.seq, AuditEvent.hash, AuditEvent.ts)
-    query = (
-        query.order_by(AuditEvent.seq.desc()).limit(1)
-        if seq is None
-        else query.where(AuditEvent.seq == seq)
-    )
-    row = (await session.execute(query)).first()
-    return None if row is None else Due(row.seq, row.hash, row.ts)
-
-
 async def make_due_checkpoints(rt: Runtime) -> list[int]:
     """Sign and store every due checkpoint; return the seqs this call stored."""
     settings = rt.settings
-    async with rt.sessions() as session:
+    async with rt.reader() as reader:
         due = await due_checkpoints(
-            session,
+            reader,
             settings.checkpoint_every_events,
             timedelta(seconds=settings.checkpoint_every_seconds),
             rt.clock.now(),
@@ -96,24 +66,11 @@ async def make_due_checkpoints(rt: Runtime) -> list[int]:
     for item in due:
         # VaultUnavailable propagates: the later checkpoints wait for this one.
         signature, version = await rt.vault.sign(checkpoint_message(item.seq, item.hash, item.ts))
-        async with rt.transaction() as session:
-            if await _insert_or_skip(session, item, signature, version):
+        # It records no event, so it never takes the chain's lock.
+        async with rt.unit_of_work(SYSTEM) as uow:
+            if await AuditCheckpointRepository(uow).add_unless_signed(item, signature, version):
                 stored.append(item.seq)
     return stored
-
-
-async def _insert_or_skip(session: AsyncSession, item: Due, signature: str, version: int) -> bool:
-    values = {
-        "seq": item.seq,
-        "hash": item.hash,
-        "ts": item.ts,
-        "signature": signature,
-        "key_version": version,
-    }
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(AuditCheckpoint).values(**values).on_conflict_do_nothing()
-    result = await session.execute(statement)
-    return bool(getattr(result, "rowcount", 0))
 
 
 async def checkpoint_round(rt: Runtime) -> float:

@@ -8,8 +8,9 @@ import msgspec
 from litestar import Controller, get
 from litestar.params import FromQuery, QueryParameter
 
-from service.audit.log import Entry
-from service.audit.queries import MAX_SEQ, make_filter, search_events
+from service.audit.log import Entry, event_dict
+from service.audit.queries import MAX_SEQ, make_filter
+from service.audit.repository import AuditEventRepository
 from service.http.auth import CallerDep, Rt, allow
 from service.http.problems import errors
 
@@ -74,8 +75,8 @@ class AuditController(Controller):
         )
         # The search runs outside the write transaction: a long scan must not hold
         # the chain lock that every write of every replica waits for.
-        async with rt.sessions() as session:
-            found = await search_events(session, query)
+        async with rt.reader() as reader:
+            found = [event_dict(row) for row in await AuditEventRepository(reader).search(query)]
         details = {**query.as_details(), "count": len(found)}
         await rt.record(caller, Entry("audit.queried", "ok", details=details))
         last = found[-1]["seq"] if len(found) == limit else None

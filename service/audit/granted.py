@@ -17,12 +17,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from service.audit.reconcile import GrantedCheckout
-from service.clock import rfc3339
-from service.db.engine import make_engine
-from service.db.models import AuditEvent
+from service.audit.repository import AuditEventRepository
+from service.runtime import build_runtime
+from service.settings import Settings
 
 GRANTED = "checkout.granted"
 FAILED = "checkout.failed"
@@ -50,32 +48,20 @@ def granted_from_event(
     return GrantedCheckout(str(checkout_id), account_id, str(gestor_id), granted_at)
 
 
-async def granted_checkouts(database_url: str, since: datetime | None) -> list[GrantedCheckout]:
+async def granted_checkouts(settings: Settings, since: datetime | None) -> list[GrantedCheckout]:
     """Every granted checkout recorded at or after ``since``, in seq order."""
-    engine = make_engine(database_url, pool_size=1)
-    query = (
-        select(
-            AuditEvent.ts,
-            AuditEvent.actor,
-            AuditEvent.account_id,
-            AuditEvent.subject,
-            AuditEvent.details,
-        )
-        .where(AuditEvent.action == GRANTED, AuditEvent.outcome == "granted")
-        .order_by(AuditEvent.seq)
-    )
-    if since is not None:
-        query = query.where(AuditEvent.ts >= rfc3339(since))
-    failed_query = select(AuditEvent.subject).where(AuditEvent.action == FAILED)
-    if since is not None:
-        failed_query = failed_query.where(AuditEvent.ts >= rfc3339(since))
+    rt = build_runtime(settings)
     try:
-        async with engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-            failed = {_after(s, "checkout:") for s in (await conn.scalars(failed_query))}
+        async with rt.reader() as reader:
+            events = AuditEventRepository(reader)
+            rows = await events.grants(GRANTED, "granted", since)
+            failed = {_after(s, "checkout:") for s in await events.subjects(FAILED, since)}
     finally:
-        await engine.dispose()
-    found = (granted_from_event(*row) for row in rows)
+        await rt.stop()
+    found = (
+        granted_from_event(row.ts, row.actor, row.account_id, row.subject, row.details)
+        for row in rows
+    )
     return [
         dataclasses.replace(checkout, released=checkout.checkout_id not in failed)
         for checkout in found

@@ -76,12 +76,11 @@ def event_dict(row: AuditEvent) -> dict[str, Any]:
 async def lock_chain(session: AsyncSession) -> None:
     """Hold the chain's lock until this transaction ends (PostgreSQL; taken once).
 
-    Every write transaction takes it first (``Runtime.transaction``), before any
-    row lock: nearly all of them append an event and need it anyway, and one
-    order for all means two of them never wait on each other crosswise
-    (a deadlock PostgreSQL would end by aborting one). It also serialises a
-    checkout's access re-check against departures and unassignments. On SQLite
-    every transaction already holds the database's write lock.
+    The unit of work (service.uow) takes it last, just before its appends and
+    after every row lock it wanted, so a holder never waits for a row and two
+    transactions never wait on each other crosswise. (The legacy
+    ``Runtime.transaction`` still takes it first.) On SQLite every transaction
+    already holds the database's write lock.
     """
     if session.get_bind().dialect.name != "postgresql":
         return

@@ -1,4 +1,8 @@
-"""Reading the audit log: filtered, keyset-paginated by ascending seq (never OFFSET)."""
+"""What an auditor may ask of the log: filters and time windows, checked before any query.
+
+Events are read keyset-paginated by ascending seq, never with OFFSET
+(service.audit.repository).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from service.audit.actions import ACTIONS
-from service.audit.log import event_dict
 from service.clock import EARLIEST, LATEST, rfc3339
-from service.db.models import AuditEvent
 from service.errors import BadQuery
 
 OUTCOMES = ("granted", "denied", "ok", "error")
@@ -87,50 +86,3 @@ def make_filter(
     if start is not None and end is not None and start >= end:
         raise BadQuery("since must be before until", field="since")
     return EventFilter(actor, account_id, action, outcome, start, end, after_seq, limit)
-
-
-async def seq_bounds(
-    session: AsyncSession, since: datetime | None, until: datetime | None
-) -> tuple[int, int] | None:
-    """The smallest seq at or after ``since`` and the largest before ``until``.
-
-    Every event in the time window lies between them, whatever the clocks of the
-    replicas that wrote it, so a query may add them to walk the seq index briefly.
-    ``None`` when the window holds no event.
-    """
-    first_query = select(func.min(AuditEvent.seq))
-    last_query = select(func.max(AuditEvent.seq))
-    # ts is fixed-width RFC 3339 UTC with microseconds, so text order is time order.
-    if since is not None:
-        first_query = first_query.where(AuditEvent.ts >= rfc3339(since))
-    if until is not None:
-        last_query = last_query.where(AuditEvent.ts < rfc3339(until))
-    first = (await session.execute(first_query)).scalar()
-    last = (await session.execute(last_query)).scalar()
-    if first is None or last is None or first > last:
-        return None
-    return int(first), int(last)
-
-
-async def search_events(session: AsyncSession, f: EventFilter) -> list[dict[str, Any]]:
-    """Events after ``after_seq`` matching every given filter, oldest first."""
-    query = select(AuditEvent).where(AuditEvent.seq > f.after_seq)
-    if f.since is not None or f.until is not None:
-        bounds = await seq_bounds(session, f.since, f.until)
-        if bounds is None:
-            return []
-        query = query.where(AuditEvent.seq.between(*bounds))
-    for column, value in (
-        (AuditEvent.actor, f.actor),
-        (AuditEvent.account_id, f.account_id),
-        (AuditEvent.action, f.action),
-        (AuditEvent.outcome, f.outcome),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    if f.since is not None:
-        query = query.where(AuditEvent.ts >= rfc3339(f.since))
-    if f.until is not None:
-        query = query.where(AuditEvent.ts < rfc3339(f.until))
-    rows = await session.scalars(query.order_by(AuditEvent.seq).limit(f.limit))
-    return [event_dict(row) for row in rows]
