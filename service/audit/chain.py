@@ -8,12 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from service.audit.canonical import EVENT_KEYS, GENESIS_HASH, canonical_json
-from service.audit.log import Entry
+from service.audit.canonical import EVENT_KEYS, canonical_json
 from service.audit.repository import AuditCheckpointRepository, AuditEventRepository
 from service.audit.verify import ChainVerifier, VerifyResult
 from service.db.models import AuditCheckpoint
-from service.principal import Caller
 from service.runtime import Runtime
 
 BATCH = 5000
@@ -80,17 +78,6 @@ async def verify_stored_chain(rt: Runtime, batch: int = BATCH) -> VerifyResult:
     return verifier.result()
 
 
-def result_body(result: VerifyResult) -> dict[str, Any]:
-    """The JSON answer of GET /v1/audit/verify; an empty chain's head is seq 0 and genesis."""
-    return {
-        "valid": result.valid,
-        "checked": result.checked,
-        "head": {"seq": result.head_seq or 0, "hash": result.head_hash or GENESIS_HASH},
-        "first_invalid_seq": result.first_invalid_seq,
-        "problem": result.problem,
-    }
-
-
 @dataclass(frozen=True)
 class ExportRange:
     """The contiguous run of seqs an export covers; empty when first > last."""
@@ -136,14 +123,3 @@ async def export_lines(rt: Runtime, span: ExportRange, batch: int = BATCH) -> As
             canonical_json({"kind": "checkpoint", **checkpoint_dict(c)}) + b"\n" for c in page
         )
         after = page[-1].seq
-
-
-async def list_checkpoints(rt: Runtime, after_seq: int, limit: int) -> list[dict[str, Any]]:
-    async with rt.reader() as reader:
-        rows = await AuditCheckpointRepository(reader).page(after_seq, limit)
-    return [checkpoint_dict(row) for row in rows]
-
-
-async def audited(rt: Runtime, caller: Caller, action: str, **details: Any) -> None:
-    """Auditing the auditors: record an auditor-facing read as its own event."""
-    await rt.record(caller, Entry(action, "ok", details=details))

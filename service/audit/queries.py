@@ -82,7 +82,25 @@ def make_filter(
         raise BadQuery(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
     if after_seq < 0:
         raise BadQuery("after_seq must be 0 or more", field="after_seq")
+    window = make_window(since, until)
+    return EventFilter(
+        actor, account_id, action, outcome, window.since, window.until, after_seq, limit
+    )
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """An export's window as asked (recorded verbatim) and as parsed."""
+
+    since_text: str | None
+    until_text: str | None
+    since: datetime | None  # inclusive
+    until: datetime | None  # exclusive
+
+
+def make_window(since: str | None, until: str | None) -> TimeWindow:
+    """Both bounds parsed, since before until; else a 400 naming the parameter."""
     start, end = parse_time("since", since), parse_time("until", until)
     if start is not None and end is not None and start >= end:
         raise BadQuery("since must be before until", field="since")
-    return EventFilter(actor, account_id, action, outcome, start, end, after_seq, limit)
+    return TimeWindow(since, until, start, end)
