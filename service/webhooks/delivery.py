@@ -10,17 +10,20 @@ import asyncio
 import hashlib
 import hmac
 import json
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import exists, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from service.clock import rfc3339
-from service.db.models import WebhookAttempt, WebhookDelivery, WebhookEvent
+from service.principal import SYSTEM
 from service.runtime import Runtime
+from service.webhooks.repository import (
+    DueDelivery,
+    WebhookAttemptRepository,
+    WebhookDeliveryRepository,
+    WebhookEventRepository,
+)
 
 SIGNATURE_HEADER = "X-Custodia-Signature"
 EVENT_ID_HEADER = "X-Custodia-Event-Id"
@@ -45,8 +48,8 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(BACKOFF_BASE_SECONDS * 2 ** (attempts - 1), BACKOFF_CAP_SECONDS))
 
 
-# The outbox's transactions append no audit event and lock only outbox rows, so
-# they skip the chain lock (Runtime.transaction): delivery never waits for writes.
+# The outbox's transactions record no audit event, so they never take the chain's
+# lock (service.uow): delivery never waits for writes.
 
 
 async def fan_out(rt: Runtime) -> int:
@@ -55,54 +58,18 @@ async def fan_out(rt: Runtime) -> int:
     if not urls:
         return 0
     now = rt.clock.now()
-    async with rt.transaction(chain_lock=False) as session:
-        pending = select(WebhookEvent.id).where(
-            ~exists().where(WebhookDelivery.event_id == WebhookEvent.id)
-        )
-        ids = list(await session.scalars(pending.order_by(WebhookEvent.created_at).limit(500)))
-        rows = [
-            {
-                "id": str(uuid.uuid4()),
-                "event_id": event_id,
-                "url": url,
-                "state": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-            }
-            for event_id in ids
-            for url in urls
-        ]
-        if rows:
-            # Replicas fan out at the same time: the unique (event, url) index
-            # decides, and the loser's rows are skipped rather than duplicated.
-            dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-            await session.execute(dialect.insert(WebhookDelivery).on_conflict_do_nothing(), rows)
+    async with rt.unit_of_work(SYSTEM) as uow:
+        ids = await WebhookEventRepository(uow).without_deliveries(500)
+        await WebhookDeliveryRepository(uow).add_pending(ids, urls, now)
     return len(ids)
 
 
-async def _claim(rt: Runtime, now: datetime) -> list[tuple[str, str, int, dict[str, Any]]]:
+async def _claim(rt: Runtime, now: datetime) -> list[DueDelivery]:
     """Due deliveries, each leased past the send timeout so no other replica sends it too."""
     lease = now + timedelta(seconds=rt.settings.webhook_timeout_seconds * 2 + 30)
-    claimed: list[tuple[str, str, int, dict[str, Any]]] = []
-    async with rt.transaction(chain_lock=False) as session:
-        rows = await session.execute(
-            select(WebhookDelivery, WebhookEvent.payload)
-            .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
-            .where(WebhookDelivery.state == "pending")
-            .where(WebhookDelivery.next_attempt_at <= now)
-            .order_by(WebhookDelivery.next_attempt_at)
-            .limit(BATCH)
-        )
-        for delivery, payload in rows:
-            won = await session.execute(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.id == delivery.id)
-                .where(WebhookDelivery.next_attempt_at == delivery.next_attempt_at)
-                .values(next_attempt_at=lease)
-            )
-            if won.rowcount == 1:  # type: ignore[attr-defined]
-                claimed.append((delivery.id, delivery.url, delivery.attempts, payload))
-    return claimed
+    async with rt.unit_of_work(SYSTEM) as uow:
+        deliveries = WebhookDeliveryRepository(uow)
+        return [d for d in await deliveries.due(now, BATCH) if await deliveries.lease(d, lease)]
 
 
 async def _send(
@@ -124,33 +91,20 @@ async def _send(
     return ("delivered" if 200 <= resp.status_code < 300 else "http_error"), resp.status_code
 
 
-async def _record(
-    rt: Runtime, delivery_id: str, attempts: int, outcome: str, status: int | None
-) -> None:
+async def _record(rt: Runtime, delivery: DueDelivery, outcome: str, status: int | None) -> None:
     now = rt.clock.now()
-    attempt = attempts + 1
+    attempt = delivery.attempts + 1
+    state: str | None = None  # still pending: retried after the backoff
+    next_attempt_at: datetime | None = None
     if outcome == "delivered":
-        values: dict[str, Any] = {"state": "delivered", "next_attempt_at": None}
+        state = "delivered"
     elif attempt >= rt.settings.webhook_max_attempts:
-        values = {"state": "failed", "next_attempt_at": None}
+        state = "failed"
     else:
-        values = {"next_attempt_at": now + backoff(attempt)}
-    async with rt.transaction(chain_lock=False) as session:
-        session.add(
-            WebhookAttempt(
-                id=str(uuid.uuid4()),
-                delivery_id=delivery_id,
-                attempt=attempt,
-                outcome=outcome,
-                status_code=status,
-                attempted_at=now,
-            )
-        )
-        await session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id == delivery_id)
-            .values(attempts=attempt, **values)
-        )
+        next_attempt_at = now + backoff(attempt)
+    async with rt.unit_of_work(SYSTEM) as uow:
+        WebhookAttemptRepository(uow).add(delivery.id, attempt, outcome, status, now)
+        await WebhookDeliveryRepository(uow).attempted(delivery.id, attempt, state, next_attempt_at)
 
 
 async def deliver_due(rt: Runtime) -> int:
@@ -163,9 +117,7 @@ async def deliver_due(rt: Runtime) -> int:
     key = await rt.vault.webhook_secret()
     timeout = httpx.Timeout(rt.settings.webhook_timeout_seconds)
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
-        results = await asyncio.gather(
-            *(_send(http, key, url, payload, now) for _, url, _, payload in claimed)
-        )
-    for (delivery_id, _, attempts, _), (outcome, status) in zip(claimed, results, strict=True):
-        await _record(rt, delivery_id, attempts, outcome, status)
+        results = await asyncio.gather(*(_send(http, key, d.url, d.payload, now) for d in claimed))
+    for delivery, (outcome, status) in zip(claimed, results, strict=True):
+        await _record(rt, delivery, outcome, status)
     return len(claimed)

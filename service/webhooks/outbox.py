@@ -1,4 +1,7 @@
-"""Enqueue a webhook event in the caller's transaction; delivery happens elsewhere."""
+"""Legacy: uow.notify replaces it; deleted once no feature calls ``enqueue``.
+
+Enqueues a webhook event in the caller's transaction; delivery happens elsewhere.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ async def enqueue(
     kind: str,
     data: dict[str, Any],
 ) -> WebhookEvent:
-    """Add the event; the delivery job fans it out to the configured URLs.
+    """Legacy: uow.notify replaces it. Add the event; the delivery job fans it out.
 
     Fanning out later keeps this callable from custody's hooks, which have no settings.
     """
