@@ -42,8 +42,9 @@ class HealthController(Controller):
 
 async def _database_ok(rt: Rt) -> str:
     try:
-        async with rt.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        # A read-only transaction: it queues behind no writer, not even on SQLite.
+        async with rt.reader() as reader:
+            await reader.session.execute(text("SELECT 1"))
     except Exception:  # any driver error means "not ready"; the type is enough
         return "database unreachable"
     return "ok"
