@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from litestar import Litestar
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -36,18 +35,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
 
     async def on_shutdown() -> None:
         await supervisor.stop()
-        await rt.vault.close()  # the SQLAlchemy plugin disposes of the engine
+        await rt.stop()  # closes Vault's client and disposes of the engine
 
-    db = SQLAlchemyAsyncConfig(
-        engine_instance=rt.engine,
-        session_maker=rt.sessions,
-        create_all=False,
-        set_default_exception_handler=False,
-    )
     app = Litestar(
         route_handlers=route_handlers(),
         dependencies=DEPENDENCIES,
-        plugins=[SQLAlchemyPlugin(config=db)],
         middleware=[
             request_log_middleware(rt.metrics),
             require_json_bodies,
