@@ -11,7 +11,8 @@ from service.gestores import usecases
 from service.gestores.schemas import AssignmentIn, AssignmentOut, GestorIn, GestorOut, GestorTokenIn
 from service.http.auth import CallerDep, Rt, allow
 from service.http.problems import errors
-from service.tokens.controller import TokenIssued
+from service.tokens.schemas import TokenIssued
+from service.tokens.usecases import issue_token
 
 
 class GestorController(Controller):
@@ -46,8 +47,7 @@ class GestorController(Controller):
     async def issue_token(
         self, rt: Rt, caller: CallerDep, gestor_id: FromPath[str], data: JSONBody[GestorTokenIn]
     ) -> TokenIssued:
-        issued = await usecases.issue_gestor_token(rt, caller, gestor_id, data.name)
-        return TokenIssued(**issued.__dict__)
+        return await issue_token(rt, caller, role="gestor", name=data.name, gestor_id=gestor_id)
 
     @post(
         "/{gestor_id:str}/totp/reset",

@@ -1,4 +1,4 @@
-"""Gestores: registration, tokens, assignments and TOTP reset; each change is audited."""
+"""Gestores: registration, assignments and TOTP reset; each change is audited."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from service.rotations import triggers
 from service.rotations.access import force_close_checkouts
 from service.rotations.obligations import as_utc, opt_utc
 from service.runtime import Runtime
-from service.tokens.usecases import IssuedToken, issue_token
 
 
 def gestor_out(row: Gestor) -> GestorOut:
@@ -100,10 +99,6 @@ async def list_gestores(rt: Runtime, *, include_departed: bool) -> list[GestorOu
     async with rt.sessions() as session:
         rows = await GestorRepository(session).list_all(include_departed=include_departed)
     return [gestor_out(r) for r in rows]
-
-
-async def issue_gestor_token(rt: Runtime, caller: Caller, gestor_id: str, name: str) -> IssuedToken:
-    return await issue_token(rt, caller, role="gestor", name=name, gestor_id=gestor_id)
 
 
 async def assign(rt: Runtime, caller: Caller, account_id: str, gestor_id: str) -> AssignmentOut:
