@@ -9,10 +9,20 @@ from service.db.work import Repository
 
 
 class AccountRepository(Repository):
-    async def get(self, account_id: str, *, lock: bool = False) -> Account | None:
+    async def get(
+        self, account_id: str, *, lock: bool = False, share: bool = False
+    ) -> Account | None:
+        """The account; ``lock`` holds it to change it, ``share`` so that changes wait.
+
+        ``lock`` is FOR NO KEY UPDATE; ``share`` is FOR SHARE: a reader whose
+        decision rests on the row (not retired, still holdable) keeps whoever
+        retires or edits it waiting until this transaction ends.
+        """
         query = select(Account).where(Account.id == account_id)
         if lock:
             query = query.with_for_update(key_share=True)
+        elif share:
+            query = query.with_for_update(read=True)
         return (await self.session.scalars(query)).first()
 
     async def list_all(

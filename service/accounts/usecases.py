@@ -9,14 +9,13 @@ import msgspec
 
 from service.accounts.repository import AccountRepository
 from service.accounts.schemas import AccountIn, AccountOut, AccountPatch
-from service.audit.log import Entry, append
+from service.audit.log import Entry
 from service.db.models import Account
 from service.domain.accounts import AccountProfile, validate_account
 from service.domain.contact import validate_http_url
+from service.domain.events import AccessEnded, CheckoutsClosed
 from service.errors import Conflict, NotFound
 from service.principal import Caller
-from service.rotations.access import force_close_checkouts
-from service.rotations.obligations import as_utc, opt_utc
 from service.runtime import Runtime
 
 PERSONAL_FIELDS = ("owner_name", "owner_cargo", "hierarchy_level", "term_ends_on")
@@ -63,11 +62,11 @@ def account_out(row: Account) -> AccountOut:
         term_ends_on=row.term_ends_on,
         verified=row.verified,
         in_directory=row.in_directory,
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
-        retired_at=opt_utc(row.retired_at),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        retired_at=row.retired_at,
         credential_version=row.credential_version,
-        credential_created_time=opt_utc(row.credential_created_time),
+        credential_created_time=row.credential_created_time,
         two_factor_method=row.two_factor_method,
         recovery_email_masked=row.recovery_email_masked,
         recovery_phone_masked=row.recovery_phone_masked,
@@ -78,27 +77,24 @@ async def create_account(rt: Runtime, caller: Caller, data: AccountIn) -> Accoun
     values = _checked(msgspec.structs.asdict(data))
     now = rt.clock.now()
     row = Account(id=str(uuid.uuid4()), created_at=now, updated_at=now, **values)
-    async with rt.transaction() as session:
-        AccountRepository(session).add(row)
-        await session.flush()
-        await append(
-            session,
-            caller,
+    async with rt.unit_of_work(caller) as uow:
+        AccountRepository(uow).add(row)
+        await uow.flush()
+        uow.record(
             Entry(
                 "account.created",
                 "ok",
                 account_id=row.id,
                 subject=f"account:{row.id}",
                 details={"platform": row.platform, "handle": row.handle, "kind": row.kind},
-            ),
-            rt.clock,
+            )
         )
     return account_out(row)
 
 
 async def get_account(rt: Runtime, account_id: str) -> AccountOut:
-    async with rt.sessions() as session:
-        row = await AccountRepository(session).get(account_id)
+    async with rt.reader() as r:
+        row = await AccountRepository(r).get(account_id)
     if row is None:
         raise NotFound(f"No account with id {account_id}")
     return account_out(row)
@@ -107,8 +103,8 @@ async def get_account(rt: Runtime, account_id: str) -> AccountOut:
 async def list_accounts(
     rt: Runtime, *, area: str | None, kind: str | None, include_retired: bool
 ) -> list[AccountOut]:
-    async with rt.sessions() as session:
-        rows = await AccountRepository(session).list_all(
+    async with rt.reader() as r:
+        rows = await AccountRepository(r).list_all(
             area=area, kind=kind, include_retired=include_retired
         )
     return [account_out(r) for r in rows]
@@ -118,8 +114,8 @@ async def update_account(
     rt: Runtime, caller: Caller, account_id: str, patch: AccountPatch
 ) -> AccountOut:
     changes = {k: v for k, v in msgspec.structs.asdict(patch).items() if v is not msgspec.UNSET}
-    async with rt.transaction() as session:
-        row = await AccountRepository(session).get(account_id, lock=True)
+    async with rt.unit_of_work(caller) as uow:
+        row = await AccountRepository(uow).get(account_id, lock=True)
         if row is None:
             raise NotFound(f"No account with id {account_id}")
         if row.retired_at is not None:
@@ -129,44 +125,47 @@ async def update_account(
         changed = sorted(k for k, v in merged.items() if getattr(row, k) != v)
         for key in changed:
             setattr(row, key, merged[key])
-        row.updated_at = rt.clock.now()
-        await append(
-            session,
-            caller,
+        row.updated_at = uow.now()
+        uow.record(
             Entry(
                 "account.changed",
                 "ok",
                 account_id=row.id,
                 subject=f"account:{row.id}",
                 details={"fields": changed},
-            ),
-            rt.clock,
+            )
         )
     return account_out(row)
 
 
 async def retire_account(rt: Runtime, caller: Caller, account_id: str) -> AccountOut:
-    """Retire: no more checkouts; an open one ends now. History and Vault versions stay."""
-    async with rt.transaction() as session:
-        row = await AccountRepository(session).get(account_id, lock=True)
+    """Retire: no more checkouts; an open one ends now. History and Vault versions stay.
+
+    The account row is locked first: a grant share-locks it, so either the grant
+    committed before (its checkout is closed here) or it waits and sees retired_at.
+    """
+    async with rt.unit_of_work(caller) as uow:
+        row = await AccountRepository(uow).get(account_id, lock=True)
         if row is None:
             raise NotFound(f"No account with id {account_id}")
         if row.retired_at is not None:
             raise Conflict("The account is already retired")
-        row.retired_at = row.updated_at = rt.clock.now()
-        closed = await force_close_checkouts(
-            session, caller, rt.clock, close_reason="account_retired", account_ids=[row.id]
+        row.retired_at = row.updated_at = uow.now()
+        answers = await uow.publish(
+            AccessEnded(close_reason="account_retired", account_ids=(row.id,))
         )
-        await append(
-            session,
-            caller,
+        uow.record(
             Entry(
                 "account.retired",
                 "ok",
                 account_id=row.id,
                 subject=f"account:{row.id}",
-                details={"closed_checkouts": closed},
-            ),
-            rt.clock,
+                details={"closed_checkouts": _closed(answers)},
+            )
         )
     return account_out(row)
+
+
+def _closed(answers: list[object]) -> list[str]:
+    """The checkouts an AccessEnded closed, from the bus's answers."""
+    return [i for a in answers if isinstance(a, CheckoutsClosed) for i in a.ids]

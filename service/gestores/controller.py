@@ -11,7 +11,8 @@ from service.gestores import usecases
 from service.gestores.schemas import AssignmentIn, AssignmentOut, GestorIn, GestorOut, GestorTokenIn
 from service.http.auth import CallerDep, Rt, allow
 from service.http.problems import errors
-from service.tokens.controller import TokenIssued
+from service.tokens import usecases as tokens
+from service.tokens.schemas import TokenIssued
 
 
 class GestorController(Controller):
@@ -46,8 +47,9 @@ class GestorController(Controller):
     async def issue_token(
         self, rt: Rt, caller: CallerDep, gestor_id: FromPath[str], data: JSONBody[GestorTokenIn]
     ) -> TokenIssued:
-        issued = await usecases.issue_gestor_token(rt, caller, gestor_id, data.name)
-        return TokenIssued(**issued.__dict__)
+        return await tokens.issue_token(
+            rt, caller, role="gestor", name=data.name, gestor_id=gestor_id
+        )
 
     @post(
         "/{gestor_id:str}/totp/reset",

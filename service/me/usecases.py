@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
-from typing import Any
 
 import segno
 
-from service.audit.log import Entry, append
+from service.audit.log import Entry
 from service.db.models import Gestor
 from service.domain.responsiva import acceptance_is_current, current_responsiva
 from service.domain.totp import ensure_not_locked, generate_seed, matching_step, provisioning_uri
 from service.errors import Conflict, DomainError, Forbidden, InvalidInput, InvalidTotp, Locked
 from service.gestores.repository import GestorRepository
+from service.gestores.schemas import GestorOut
 from service.gestores.second_factor import (
     clear_failures,
     consume_step,
     lockout_state,
     register_bad_code,
 )
+from service.gestores.usecases import get_gestor
+from service.me.schemas import Confirmed, Enrollment, ResponsivaOut
 from service.principal import Caller
-from service.rotations.obligations import opt_utc
 from service.runtime import Runtime
 
 
@@ -31,9 +32,14 @@ def gestor_id_of(caller: Caller) -> str:
     return caller.principal.gestor_id
 
 
+async def me(rt: Runtime, caller: Caller) -> GestorOut:
+    """The calling gestor's own record."""
+    return await get_gestor(rt, gestor_id_of(caller))
+
+
 async def _gestor(rt: Runtime, gestor_id: str) -> Gestor:
-    async with rt.sessions() as session:
-        row = await GestorRepository(session).get(gestor_id)
+    async with rt.reader() as r:
+        row = await GestorRepository(r).get(gestor_id)
     assert row is not None  # the token resolved, so the row exists
     return row
 
@@ -44,7 +50,7 @@ def qr_svg(uri: str) -> str:
     return buffer.getvalue().decode()
 
 
-async def enrol(rt: Runtime, caller: Caller) -> dict[str, str]:
+async def enrol(rt: Runtime, caller: Caller) -> Enrollment:
     """A new seed, in Vault only; shown once as a URI and a QR code."""
     gestor_id = gestor_id_of(caller)
     gestor = await _gestor(rt, gestor_id)
@@ -54,20 +60,15 @@ async def enrol(rt: Runtime, caller: Caller) -> dict[str, str]:
     uri = provisioning_uri(seed, gestor.email)
     # Vault first: a failure here leaves nothing half-done in SQL.
     await rt.vault.put_totp_seed(gestor_id, seed)
-    async with rt.transaction() as session:
-        row = await GestorRepository(session).get(gestor_id, lock=True)
+    async with rt.unit_of_work(caller) as uow:
+        row = await GestorRepository(uow).get(gestor_id, lock=True)
         assert row is not None
         row.totp_state = "pending"
-        await append(
-            session,
-            caller,
-            Entry("totp.enrolled", "ok", subject=f"gestor:{gestor_id}"),
-            rt.clock,
-        )
-    return {"otpauth_uri": uri, "qr_svg": qr_svg(uri)}
+        uow.record(Entry("totp.enrolled", "ok", subject=f"gestor:{gestor_id}"))
+    return Enrollment(otpauth_uri=uri, qr_svg=qr_svg(uri))
 
 
-async def confirm(rt: Runtime, caller: Caller, code: str) -> dict[str, Any]:
+async def confirm(rt: Runtime, caller: Caller, code: str) -> Confirmed:
     """The first valid code from the app activates the factor."""
     gestor_id = gestor_id_of(caller)
     gestor = await _gestor(rt, gestor_id)
@@ -86,28 +87,27 @@ async def confirm(rt: Runtime, caller: Caller, code: str) -> dict[str, Any]:
     if seed is None:
         raise Conflict("The enrolment's seed is gone; enrol again")
     step = matching_step(seed, code, now)
-    async with rt.transaction() as session:
+    async with rt.unit_of_work(caller) as uow:
         # Re-read under the row lock: concurrent codes queue here, so no guess
         # slips past a lockout that another request has just set.
-        row = await GestorRepository(session).get(gestor_id, lock=True)
+        row = await GestorRepository(uow).get(gestor_id, lock=True)
         assert row is not None
         error = _confirm_refusal(row, now)
         if error is not None:
             reason = "locked" if isinstance(error, Locked) else "not_pending"
-            entry = Entry("totp.confirm_refused", "denied", subject=subject, reason=reason)
-            await append(session, caller, entry, rt.clock)
-        elif step is not None and await consume_step(session, gestor_id, step, now):
+            uow.record(Entry("totp.confirm_refused", "denied", subject=subject, reason=reason))
+        elif step is not None and await consume_step(uow.session, gestor_id, step, now):
             row.totp_state = "active"
             clear_failures(row)
-            await append(session, caller, Entry("totp.confirmed", "ok", subject=subject), rt.clock)
+            uow.record(Entry("totp.confirmed", "ok", subject=subject))
         else:
             await register_bad_code(
-                rt, session, caller, gestor_id, replayed=step is not None, purpose="confirm"
+                rt, uow.session, caller, gestor_id, replayed=step is not None, purpose="confirm"
             )
             error = InvalidTotp("The code is not valid for this enrolment")
     if error is not None:
         raise error
-    return {"totp_state": "active"}
+    return Confirmed(totp_state="active")
 
 
 def _confirm_refusal(row: Gestor, now: datetime) -> DomainError | None:
@@ -120,43 +120,40 @@ def _confirm_refusal(row: Gestor, now: datetime) -> DomainError | None:
     return None
 
 
-def responsiva_view(gestor: Gestor) -> dict[str, Any]:
+def responsiva_view(gestor: Gestor) -> ResponsivaOut:
     current = current_responsiva()
     accepted = acceptance_is_current(gestor.responsiva_version, gestor.responsiva_sha256)
-    return {
-        "version": current.version,
-        "sha256": current.sha256,
-        "text": current.text,
-        "accepted": accepted,
-        "accepted_at": opt_utc(gestor.responsiva_accepted_at) if accepted else None,
-    }
+    return ResponsivaOut(
+        version=current.version,
+        sha256=current.sha256,
+        text=current.text,
+        accepted=accepted,
+        accepted_at=gestor.responsiva_accepted_at if accepted else None,
+    )
 
 
-async def read_responsiva(rt: Runtime, caller: Caller) -> dict[str, Any]:
+async def read_responsiva(rt: Runtime, caller: Caller) -> ResponsivaOut:
     return responsiva_view(await _gestor(rt, gestor_id_of(caller)))
 
 
-async def accept_responsiva(rt: Runtime, caller: Caller, accept: bool) -> dict[str, Any]:
+async def accept_responsiva(rt: Runtime, caller: Caller, accept: bool) -> ResponsivaOut:
     """Décima quinta: record that this exact text was accepted, and when."""
     if not accept:
         raise InvalidInput("Send accept: true to accept the responsiva", field="accept")
     gestor_id = gestor_id_of(caller)
     current = current_responsiva()
-    async with rt.transaction() as session:
-        row = await GestorRepository(session).get(gestor_id, lock=True)
+    async with rt.unit_of_work(caller) as uow:
+        row = await GestorRepository(uow).get(gestor_id, lock=True)
         assert row is not None
         row.responsiva_version = current.version
         row.responsiva_sha256 = current.sha256
-        row.responsiva_accepted_at = rt.clock.now()
-        await append(
-            session,
-            caller,
+        row.responsiva_accepted_at = uow.now()
+        uow.record(
             Entry(
                 "responsiva.accepted",
                 "ok",
                 subject=f"gestor:{gestor_id}",
                 details={"version": current.version, "sha256": current.sha256},
-            ),
-            rt.clock,
+            )
         )
     return responsiva_view(row)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from service.db.models import ApiToken
 from service.principal import SYSTEM, Role
 from service.runtime import build_runtime
 from service.settings import Settings
+from service.tokens.repository import TokenRepository
 from service.tokens.usecases import issue_token
 
 
@@ -25,12 +23,9 @@ async def ensure_admin_token(settings: Settings) -> str | None:
     """On first start, create the first admin token; later starts return None."""
     rt = build_runtime(settings)
     try:
-        async with rt.sessions() as session:
-            existing = await session.scalar(
-                select(ApiToken.id).where(ApiToken.role == "admin").limit(1)
-            )
-        if existing is not None:
-            return None
+        async with rt.reader() as r:
+            if await TokenRepository(r).any_admin():
+                return None
         issued = await issue_token(rt, SYSTEM, role="admin", name="first-admin")
     finally:
         await rt.engine.dispose()

@@ -65,12 +65,30 @@ class TokenRepository(Repository):
         await self.session.flush()
         return row
 
-    async def get(self, token_id: str) -> ApiToken | None:
-        return await self.session.get(ApiToken, token_id)
+    async def get(self, token_id: str, *, lock: bool = False) -> ApiToken | None:
+        """The token; ``lock`` holds the row so two revocations queue."""
+        query = select(ApiToken).where(ApiToken.id == token_id)
+        if lock:
+            query = query.with_for_update(key_share=True)
+        return (await self.session.scalars(query)).first()
 
     async def list(self) -> list[ApiToken]:
         result = await self.session.scalars(select(ApiToken).order_by(ApiToken.created_at))
         return list(result)
+
+    async def any_admin(self) -> bool:
+        """Whether an admin token was ever made (revoked ones count)."""
+        query = select(ApiToken.id).where(ApiToken.role == "admin").limit(1)
+        return await self.session.scalar(query) is not None
+
+    async def holder(self, gestor_id: str) -> Gestor | None:
+        """The gestor a new token is for, share-locked until the transaction ends.
+
+        A departure locks this row to change it, so it waits for the new token
+        (and revokes it) or this read waits and sees ``departed_at``.
+        """
+        query = select(Gestor).where(Gestor.id == gestor_id).with_for_update(read=True)
+        return (await self.session.scalars(query)).first()
 
     async def revoke_for_gestor(self, gestor_id: str, at: datetime) -> int:
         """Revoke every live token of a gestor from ``at``; return how many."""
