@@ -178,7 +178,7 @@ async def seed(rt: Runtime) -> list[str]:
 
 
 async def _ready_gestor_after_responsiva(rt: Runtime, gestor: Caller) -> str:
-    uri = (await enrol(rt, gestor))["otpauth_uri"]
+    uri = (await enrol(rt, gestor)).otpauth_uri
     otp = parse_qs(urlsplit(uri).query)["secret"][0]
     await confirm(rt, gestor, code_for_step(otp, time_step(rt.clock.now()) - 1))
     return otp
