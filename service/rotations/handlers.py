@@ -28,7 +28,7 @@ from service.domain.rotation import (
     obligation_status,
 )
 from service.domain.triggers import Trigger, may_open_obligation
-from service.rotations.obligations import obligation_view
+from service.rotations.obligations import webhook_data
 from service.rotations.repository import RotationRepository
 from service.uow import UnitOfWork
 
@@ -111,7 +111,7 @@ def _changed(uow: UnitOfWork, action: str, row: RotationObligation, trigger: Tri
             },
         )
     )
-    uow.notify(action, {"obligation": obligation_view(row, uow.now())})
+    uow.notify(action, webhook_data(row, uow.now()))
 
 
 async def on_credential_written(
@@ -142,7 +142,7 @@ async def on_credential_written(
             details={"version": event.version, "reason": obligation.reason},
         )
     )
-    uow.notify("rotation.satisfied", {"obligation": obligation_view(obligation, uow.now())})
+    uow.notify("rotation.satisfied", webhook_data(obligation, uow.now()))
     return ObligationSatisfied(ref(obligation), event.version)
 
 
@@ -174,5 +174,5 @@ async def on_credential_left_custody(
             },
         )
     )
-    uow.notify("rotation.withdrawn", {"obligation": obligation_view(obligation, now)})
+    uow.notify("rotation.withdrawn", webhook_data(obligation, now))
     return ObligationWithdrawn(ref(obligation))

@@ -1,4 +1,4 @@
-"""The obligation's public shape, and the legacy open-or-merge (handlers.open_or_merge is new)."""
+"""The obligation's public shape (API and webhooks), and the legacy open-or-merge."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.audit.log import Entry, append
@@ -25,6 +26,7 @@ from service.rotations.repository import RotationRepository
 
 # legacy: remove when documents imports still_owed from rotations.repository
 from service.rotations.repository import still_owed as still_owed
+from service.rotations.schemas import ObligationOut, OriginOut
 from service.settings import Settings
 from service.webhooks.outbox import enqueue
 
@@ -40,29 +42,43 @@ def opt_utc(value: datetime | None) -> datetime | None:
     return None if value is None else as_utc(value)
 
 
-def obligation_view(row: RotationObligation, now: datetime) -> dict[str, Any]:
+def _ts(value: datetime | None) -> str | None:
+    return None if value is None else rfc3339(value)
+
+
+def obligation_out(row: RotationObligation, now: datetime) -> ObligationOut:
     """The obligation as the API and webhooks show it; status derived from the clock."""
-    return {
-        "id": row.id,
-        "account_id": row.account_id,
-        "reason": row.reason,
-        "triggered_by": row.triggered_by,
-        "triggered_at": rfc3339(row.triggered_at),
-        "due_at": rfc3339(row.due_at),
-        "status": obligation_status(row.due_at, row.satisfied_at, now, row.withdrawn_at),
-        "satisfied_at": rfc3339(row.satisfied_at) if row.satisfied_at else None,
-        "satisfied_by_version": row.satisfied_by_version,
-        "satisfied_by": row.satisfied_by,
-        "withdrawn_at": rfc3339(row.withdrawn_at) if row.withdrawn_at else None,
-        "withdrawn_reason": row.withdrawn_reason,
-        "origins": list(row.origins),
-    }
+    return ObligationOut(
+        id=row.id,
+        account_id=row.account_id,
+        reason=row.reason,
+        triggered_by=row.triggered_by,
+        triggered_at=rfc3339(row.triggered_at),
+        due_at=rfc3339(row.due_at),
+        status=obligation_status(row.due_at, row.satisfied_at, now, row.withdrawn_at),
+        satisfied_at=_ts(row.satisfied_at),
+        satisfied_by_version=row.satisfied_by_version,
+        satisfied_by=row.satisfied_by,
+        withdrawn_at=_ts(row.withdrawn_at),
+        withdrawn_reason=row.withdrawn_reason,
+        origins=[OriginOut(o["type"], o["id"], o["reason"]) for o in row.origins],
+    )
+
+
+# legacy: remove when incidents moved
+def obligation_view(row: RotationObligation, now: datetime) -> dict[str, Any]:
+    return msgspec.to_builtins(obligation_out(row, now))  # type: ignore[no-any-return]
+
+
+def webhook_data(row: RotationObligation, now: datetime) -> dict[str, Any]:
+    """A rotation webhook's ``data``: the obligation as the API shows it."""
+    return {"obligation": msgspec.to_builtins(obligation_out(row, now))}
 
 
 # legacy: remove when credentials, gestores and handovers moved
 async def notify(session: AsyncSession, clock: Clock, kind: str, row: RotationObligation) -> None:
     """Outbox row for a webhook, in the same transaction as the change it reports."""
-    await enqueue(session, clock, kind, {"obligation": obligation_view(row, clock.now())})
+    await enqueue(session, clock, kind, webhook_data(row, clock.now()))
 
 
 # legacy: remove when credentials' hand-back moved
