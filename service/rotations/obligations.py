@@ -65,11 +65,6 @@ def obligation_out(row: RotationObligation, now: datetime) -> ObligationOut:
     )
 
 
-# legacy: remove when incidents moved
-def obligation_view(row: RotationObligation, now: datetime) -> dict[str, Any]:
-    return msgspec.to_builtins(obligation_out(row, now))  # type: ignore[no-any-return]
-
-
 def webhook_data(row: RotationObligation, now: datetime) -> dict[str, Any]:
     """A rotation webhook's ``data``: the obligation as the API shows it."""
     return {"obligation": msgspec.to_builtins(obligation_out(row, now))}
