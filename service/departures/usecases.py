@@ -10,23 +10,22 @@ periodic job). The seed is useless meanwhile: a departed gestor cannot log in.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import msgspec
 
-from service.audit.log import Entry, append
+from service.audit.log import Entry
 from service.clock import past_instant_problem, rfc3339
 from service.db.models import Gestor
 from service.departures.repository import DepartureRepository
+from service.departures.schemas import CaseFile, CaseFileAccount, CaseFileObligation
+from service.domain.events import AccessEnded, CheckoutsClosed, ObligationRef, RotationTriggered
 from service.domain.rotation import CaseFileEntry, departure_case_file
 from service.domain.triggers import Trigger
 from service.errors import InvalidInput, NotFound, VaultDenied, VaultUnavailable
 from service.principal import SYSTEM, Caller
-from service.rotations import triggers
-from service.rotations.access import force_close_checkouts
-from service.rotations.obligations import as_utc
 from service.runtime import Runtime
 from service.tokens.repository import TokenRepository
+from service.uow import UnitOfWork
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -40,7 +39,7 @@ async def depart(
     *,
     reason: str,
     effective_at: datetime | None = None,
-) -> dict[str, Any]:
+) -> CaseFile:
     """Record the departure (once) and answer its case file; a repeat answers the same."""
     now = rt.clock.now()
     problem = None if effective_at is None else past_instant_problem(effective_at, now)
@@ -48,87 +47,62 @@ async def depart(
         raise InvalidInput(f"effective_at {problem}", field="effective_at")
     # Within the skew allowance a client's "now" is taken as ours.
     at = now if effective_at is None else min(effective_at, now)
-    async with rt.transaction() as session:
-        repo = DepartureRepository(session)
+    async with rt.unit_of_work(caller) as uow:
+        repo = DepartureRepository(uow)
+        # The gestor row first: a second departure, or a checkout grant, waits for it.
         gestor = await repo.gestor(gestor_id, lock=True)
         if gestor is None:
             raise NotFound(f"No gestor with id {gestor_id}")
         if gestor.departed_at is None:
-            await _end_access(rt, session, caller, gestor, at, reason)
-        case = dict(gestor.departure_case_file or {})
-    if not case.get("seed_destroyed"):
+            await _end_access(uow, gestor, at, reason)
+        case = repo.case_file(gestor)
+    if case is None or not case.seed_destroyed:
         case = await destroy_seed(rt, caller, gestor_id)
     return case
 
 
-async def _end_access(
-    rt: Runtime,
-    session: AsyncSession,
-    caller: Caller,
-    gestor: Gestor,
-    at: datetime,
-    reason: str,
-) -> None:
-    repo = DepartureRepository(session)
-    revoked = await TokenRepository(session).revoke_for_gestor(gestor.id, at)
+async def _end_access(uow: UnitOfWork, gestor: Gestor, at: datetime, reason: str) -> None:
+    """Revoke tokens, end assignments, close checkouts, owe rotations; store the case file."""
+    repo = DepartureRepository(uow)
+    accounts = sorted({a.account_id for a in await repo.assignments(gestor.id)})
+    await repo.share_lock_accounts(accounts)
+    revoked = await TokenRepository(uow).revoke_for_gestor(gestor.id, at)
     ended = await repo.end_assignments(gestor.id, at)
-    closed = await force_close_checkouts(
-        session, caller, rt.clock, gestor_id=gestor.id, close_reason="gestor_departure"
-    )
+    answers = await uow.publish(AccessEnded("gestor_departure", gestor_id=gestor.id))
+    closed = [i for a in answers if isinstance(a, CheckoutsClosed) for i in a.ids]
     gestor.departed_at = at
     gestor.departure_reason = reason
-    assignments = await repo.assignments(gestor.id)
-    accounts = sorted({a.account_id for a in assignments})
     # A rotation the gestor could still read (made while they had access, or by
     # them at check-in) leaves them knowing the password, so only rotations after
     # their access ended count (Décima quinta: every account they had access to).
     entries = departure_case_file(
-        assignments,
+        await repo.assignments(gestor.id),
         await repo.last_rotations(accounts),
         await repo.retrievals(gestor.id),
         at,
         rotated_since="access_ended",
     )
-    obligations = []
-    for entry in entries:
-        if entry.needs_obligation:
-            row = await triggers.fire(
-                session,
-                caller,
-                rt.clock,
-                rt.settings,
-                account_id=entry.account_id,
-                trigger=Trigger.gestor_departed(gestor.id, effective_at=at),
-            )
-            if row is None:  # handed back (Décima novena): no obligation to list
-                continue
-            obligations.append(
-                {
-                    "id": row.id,
-                    "account_id": row.account_id,
-                    "reason": row.reason,
-                    "due_at": rfc3339(as_utc(row.due_at)),
-                }
-            )
+    obligations = await _owe_rotations(uow, gestor.id, at, entries)
     labels = await repo.account_labels(accounts)
-    gestor.departure_case_file = {
-        "gestor_id": gestor.id,
-        "gestor_name": gestor.name,
-        "effective_at": rfc3339(at),
-        "recorded_at": rfc3339(rt.clock.now()),
-        "recorded_by": caller.actor,
-        "reason": reason,
-        "tokens_revoked": revoked,
-        "assignments_ended": len(ended),
-        "checkouts_closed": closed,
-        "accounts": [_account(e, labels.get(e.account_id)) for e in entries],
-        "obligations": obligations,
-        "seed_destroyed": False,
-        "seed_destroyed_at": None,
-    }
-    await append(
-        session,
-        caller,
+    repo.store_case_file(
+        gestor,
+        CaseFile(
+            gestor_id=gestor.id,
+            gestor_name=gestor.name,
+            effective_at=rfc3339(at),
+            recorded_at=rfc3339(uow.now()),
+            recorded_by=uow.caller.actor,
+            reason=reason,
+            tokens_revoked=revoked,
+            assignments_ended=len(ended),
+            checkouts_closed=closed,
+            accounts=[_account(e, labels.get(e.account_id)) for e in entries],
+            obligations=obligations,
+            seed_destroyed=False,
+            seed_destroyed_at=None,
+        ),
+    )
+    uow.record(
         Entry(
             "gestor.departed",
             "ok",
@@ -142,28 +116,45 @@ async def _end_access(
                 "accounts": len(entries),
                 "obligations": len(obligations),
             },
-        ),
-        rt.clock,
+        )
     )
 
 
-def _account(entry: CaseFileEntry[str], label: tuple[str, str] | None) -> dict[str, Any]:
+async def _owe_rotations(
+    uow: UnitOfWork, gestor_id: str, at: datetime, entries: list[CaseFileEntry[str]]
+) -> list[CaseFileObligation]:
+    """An obligation for every account not rotated since the gestor's access to it ended."""
+    trigger = Trigger.gestor_departed(gestor_id, effective_at=at)
+    obligations = []
+    for entry in entries:
+        if not entry.needs_obligation:
+            continue
+        answers = await uow.publish(RotationTriggered(entry.account_id, trigger))
+        # No answer: handed back (Décima novena), no obligation to list.
+        for ref in (a for a in answers if isinstance(a, ObligationRef)):
+            obligations.append(
+                CaseFileObligation(ref.id, ref.account_id, ref.reason, rfc3339(ref.due_at))
+            )
+    return obligations
+
+
+def _account(entry: CaseFileEntry[str], label: tuple[str, str] | None) -> CaseFileAccount:
     platform, handle = label or (None, None)
-    return {
-        "account_id": entry.account_id,
-        "platform": platform,
-        "handle": handle,
-        "access_began": rfc3339(entry.access_began),
-        "access_ended": rfc3339(entry.access_ended),
-        "last_rotation": _ts(entry.last_rotation),
-        "rotated_since_access_ended": not entry.needs_obligation,
-        "retrieved_since_rotation": entry.retrieved_since_rotation,
-        "last_retrieved_at": _ts(entry.last_retrieved_at),
-        "retrievals_since_rotation": len(entry.retrievals_since_rotation),
-    }
+    return CaseFileAccount(
+        account_id=entry.account_id,
+        platform=platform,
+        handle=handle,
+        access_began=rfc3339(entry.access_began),
+        access_ended=rfc3339(entry.access_ended),
+        last_rotation=_ts(entry.last_rotation),
+        rotated_since_access_ended=not entry.needs_obligation,
+        retrieved_since_rotation=entry.retrieved_since_rotation,
+        last_retrieved_at=_ts(entry.last_retrieved_at),
+        retrievals_since_rotation=len(entry.retrievals_since_rotation),
+    )
 
 
-async def destroy_seed(rt: Runtime, caller: Caller, gestor_id: str) -> dict[str, Any]:
+async def destroy_seed(rt: Runtime, caller: Caller, gestor_id: str) -> CaseFile:
     """Destroy the departed gestor's TOTP seed in Vault, then say so in the case file."""
     try:
         await rt.vault.destroy_totp_seed(gestor_id)
@@ -182,44 +173,39 @@ async def destroy_seed(rt: Runtime, caller: Caller, gestor_id: str) -> dict[str,
             "could not be destroyed in Vault yet; repeat the call to finish",
             seed_destroyed=False,
         ) from None
-    async with rt.transaction() as session:
-        gestor = await DepartureRepository(session).gestor(gestor_id, lock=True)
-        assert gestor is not None and gestor.departure_case_file is not None
-        case = dict(gestor.departure_case_file)
-        if case.get("seed_destroyed"):
+    async with rt.unit_of_work(caller) as uow:
+        repo = DepartureRepository(uow)
+        gestor = await repo.gestor(gestor_id, lock=True)
+        assert gestor is not None
+        case = repo.case_file(gestor)
+        assert case is not None
+        if case.seed_destroyed:
             return case
-        case["seed_destroyed"] = True
-        case["seed_destroyed_at"] = rfc3339(rt.clock.now())
-        # A new dict, so SQLAlchemy sees the JSON column change.
-        gestor.departure_case_file = case
-        await append(
-            session,
-            caller,
-            Entry("gestor.totp_seed_destroyed", "ok", subject=f"gestor:{gestor_id}"),
-            rt.clock,
+        case = msgspec.structs.replace(
+            case, seed_destroyed=True, seed_destroyed_at=rfc3339(uow.now())
         )
+        repo.store_case_file(gestor, case)
+        uow.record(Entry("gestor.totp_seed_destroyed", "ok", subject=f"gestor:{gestor_id}"))
     return case
 
 
-async def case_file(rt: Runtime, gestor_id: str) -> dict[str, Any]:
-    async with rt.sessions() as session:
-        gestor = await DepartureRepository(session).gestor(gestor_id)
+async def case_file(rt: Runtime, gestor_id: str) -> CaseFile:
+    async with rt.reader() as r:
+        gestor = await DepartureRepository(r).gestor(gestor_id)
     if gestor is None:
         raise NotFound(f"No gestor with id {gestor_id}")
-    if gestor.departure_case_file is None:
+    case = DepartureRepository.case_file(gestor)
+    if case is None:
         raise NotFound("The gestor has not departed")
-    return dict(gestor.departure_case_file)
+    return case
 
 
 async def retry_seed_destruction(rt: Runtime) -> int:
     """Periodic: finish every departure whose TOTP seed is still in Vault."""
-    async with rt.sessions() as session:
-        gestores = await DepartureRepository(session).departed_gestores()
-    pending = [
-        g.id
-        for g in gestores
-        if g.departure_case_file and not g.departure_case_file.get("seed_destroyed")
-    ]
+    async with rt.reader() as r:
+        gestores = await DepartureRepository(r).departed_gestores()
+    cases = {g.id: DepartureRepository.case_file(g) for g in gestores}
+    pending = [gid for gid, case in cases.items() if case is not None and not case.seed_destroyed]
     for gestor_id in pending:
         await destroy_seed(rt, SYSTEM, gestor_id)
     return len(pending)

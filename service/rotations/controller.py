@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import msgspec
 from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
@@ -12,12 +11,7 @@ from service.domain.rotation import RotationReason, RotationStatus
 from service.http.auth import CallerDep, Rt, allow
 from service.http.problems import errors
 from service.rotations import usecases
-from service.rotations.schemas import (
-    ManualObligation,
-    ObligationOut,
-    SummaryOut,
-    obligation_out,
-)
+from service.rotations.schemas import ManualObligation, ObligationOut, SummaryOut
 
 
 class RotationController(Controller):
@@ -34,18 +28,17 @@ class RotationController(Controller):
         reason: Annotated[RotationReason | None, QueryParameter()] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     ) -> list[ObligationOut]:
-        views = await usecases.list_obligations(
+        return await usecases.list_obligations(
             rt, status=status, account_id=account_id, reason=reason, limit=limit
         )
-        return [obligation_out(v) for v in views]
 
     @get("/summary", summary="Counts by status and the oldest overdue obligation")
     async def summary(self, rt: Rt) -> SummaryOut:
-        return msgspec.convert(await usecases.summary(rt), SummaryOut)
+        return await usecases.summary(rt)
 
     @get("/{obligation_id:str}", summary="One rotation obligation", responses=errors(404))
     async def get_obligation(self, rt: Rt, obligation_id: FromPath[str]) -> ObligationOut:
-        return obligation_out(await usecases.get_obligation(rt, obligation_id))
+        return await usecases.get_obligation(rt, obligation_id)
 
     @post(
         "/",
@@ -56,7 +49,6 @@ class RotationController(Controller):
     async def open_manual(
         self, rt: Rt, caller: CallerDep, data: JSONBody[ManualObligation]
     ) -> ObligationOut:
-        view = await usecases.open_manual(
+        return await usecases.open_manual(
             rt, caller, account_id=data.account_id, reason=data.reason
         )
-        return obligation_out(view)

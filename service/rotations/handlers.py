@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.exc import IntegrityError
-
 from service.audit.log import Entry
 from service.clock import rfc3339
 from service.db.models import RotationObligation
@@ -30,7 +28,7 @@ from service.domain.rotation import (
     obligation_status,
 )
 from service.domain.triggers import Trigger, may_open_obligation
-from service.rotations.obligations import obligation_view
+from service.rotations.obligations import webhook_data
 from service.rotations.repository import RotationRepository
 from service.uow import UnitOfWork
 
@@ -46,7 +44,7 @@ async def on_rotation_triggered(uow: UnitOfWork, event: RotationTriggered) -> Ob
     makes the account unholdable locks it for update, so either it committed
     before (seen here) or it waits for this transaction.
     """
-    repo = RotationRepository(uow.session)
+    repo = RotationRepository(uow)
     may_hold = await repo.may_hold_now(event.account_id, uow.now())
     handed_back = may_hold and await repo.ever_handed_back(event.account_id)
     if not may_open_obligation(handed_back=handed_back, may_hold=may_hold):
@@ -64,7 +62,7 @@ async def open_or_merge(
     """
     policy = DeadlinePolicy.from_settings(uow.settings)
     at = trigger.triggered_at or uow.now()
-    repo = RotationRepository(uow.session)
+    repo = RotationRepository(uow)
     existing = await repo.owed(account_id, lock=True)
     if existing is None:
         terms = new_obligation(trigger.reason, at, trigger.origin, policy)
@@ -77,16 +75,8 @@ async def open_or_merge(
             due_at=terms.due_at,
             origins=list(terms.origins),
         )
-        try:
-            # A savepoint: a concurrent trigger may win the one-open-per-account index.
-            async with uow.session.begin_nested():
-                uow.session.add(row)
-                await uow.session.flush()
-        except IntegrityError:
-            existing = await repo.owed(account_id, lock=True)
-            if existing is None:
-                raise
-        else:
+        existing = await repo.add_unless_owed(row)
+        if existing is None:
             _changed(uow, "rotation.opened", row, trigger)
             return row, True
     current = ObligationTerms(
@@ -121,14 +111,14 @@ def _changed(uow: UnitOfWork, action: str, row: RotationObligation, trigger: Tri
             },
         )
     )
-    uow.notify(action, {"obligation": obligation_view(row, uow.now())})
+    uow.notify(action, webhook_data(row, uow.now()))
 
 
 async def on_credential_written(
     uow: UnitOfWork, event: CredentialWritten
 ) -> ObligationSatisfied | None:
     """Satisfy the owed obligation if this new version is the evidence it waits for."""
-    obligation = await RotationRepository(uow.session).owed(event.account_id)
+    obligation = await RotationRepository(uow).owed(event.account_id)
     if obligation is None or not is_satisfied_by(
         obligation.triggered_at,
         event.created_time,
@@ -152,7 +142,7 @@ async def on_credential_written(
             details={"version": event.version, "reason": obligation.reason},
         )
     )
-    uow.notify("rotation.satisfied", {"obligation": obligation_view(obligation, uow.now())})
+    uow.notify("rotation.satisfied", webhook_data(obligation, uow.now()))
     return ObligationSatisfied(ref(obligation), event.version)
 
 
@@ -160,7 +150,7 @@ async def on_credential_left_custody(
     uow: UnitOfWork, event: CredentialLeftCustody
 ) -> ObligationWithdrawn | None:
     """Withdraw the obligation a hand-back leaves unsatisfiable (Décima novena), once."""
-    obligation = await RotationRepository(uow.session).owed(event.account_id, lock=True)
+    obligation = await RotationRepository(uow).owed(event.account_id, lock=True)
     if obligation is None:
         return None
     now = uow.now()
@@ -184,5 +174,5 @@ async def on_credential_left_custody(
             },
         )
     )
-    uow.notify("rotation.withdrawn", {"obligation": obligation_view(obligation, now)})
+    uow.notify("rotation.withdrawn", webhook_data(obligation, now))
     return ObligationWithdrawn(ref(obligation))

@@ -1,13 +1,11 @@
-"""What custody asks of rotations, inside custody's own transactions.
+"""Legacy: what custody asked of rotations before events (service.rotations.handlers).
 
-Credentials and checkouts call these; they never touch obligations directly.
+Credentials still calls these inside its own chain-locked transactions; each
+goes once that feature publishes CredentialWritten / CredentialLeftCustody.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import Exists, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.audit.log import Entry, append
@@ -20,43 +18,26 @@ from service.domain.rotation import (
     obligation_status,
 )
 from service.principal import Caller
-from service.rotations.obligations import as_utc, locked_open, notify, still_owed
+from service.rotations.obligations import locked_open, notify
+from service.rotations.repository import RotationRepository
+
+# legacy: remove when checkouts and credentials import it from rotations.repository
+from service.rotations.repository import owes_rotation as owes_rotation
 from service.vault.client import SecretVersion
 
 
-async def open_obligation(session: AsyncSession, account_id: str) -> RotationObligation | None:
-    """The account's open (or overdue) obligation, if any."""
-    result = await session.scalars(
-        select(RotationObligation)
-        .where(RotationObligation.account_id == account_id)
-        .where(still_owed())
-    )
-    return result.first()
-
-
-def owes_rotation(account_id: Any) -> Exists:
-    """SQL EXISTS: the account (a value or a column) owes a new password.
-
-    For custody statements that read or write other rows in the same round trip.
-    """
-    return exists().where(RotationObligation.account_id == account_id, still_owed())
-
-
-async def rotation_required(session: AsyncSession, account_id: str) -> bool:
-    """True while the account owes a new password."""
-    return bool(await session.scalar(select(owes_rotation(account_id))))
-
-
+# legacy: remove when credentials moved
 async def names_writer(
     session: AsyncSession, account_id: str, writer_gestor_id: str | None
 ) -> bool:
     """Whether the account's open obligation was opened by this gestor's leaving."""
     if writer_gestor_id is None:
         return False
-    obligation = await open_obligation(session, account_id)
+    obligation = await RotationRepository(session).owed(account_id)
     return obligation is not None and names_gestor(obligation.origins, writer_gestor_id)
 
 
+# legacy: remove when credentials and tests/rotation_helpers.py moved
 async def credential_written(
     session: AsyncSession,
     caller: Caller,
@@ -78,9 +59,9 @@ async def credential_written(
     to satisfy. ``access_ended_during_write``: the checkout it was written
     through closed before it was recorded.
     """
-    obligation = await open_obligation(session, account_id)
+    obligation = await RotationRepository(session).owed(account_id)
     if obligation is None or not is_satisfied_by(
-        as_utc(obligation.triggered_at),
+        obligation.triggered_at,
         version.created_time,
         password_differs=password_changed,
         written_through_service=True,
@@ -108,6 +89,7 @@ async def credential_written(
     return obligation
 
 
+# legacy: remove when credentials' hand-back moved
 async def account_left_custody(
     session: AsyncSession,
     caller: Caller,
@@ -127,7 +109,7 @@ async def account_left_custody(
         return None
     now = clock.now()
     # locked_open finds only an owed obligation: open or overdue, never ended.
-    status = obligation_status(as_utc(obligation.due_at), None, now)
+    status = obligation_status(obligation.due_at, None, now)
     obligation.withdrawn_at = now
     obligation.withdrawn_reason = reason
     await session.flush()
@@ -143,7 +125,7 @@ async def account_left_custody(
             details={
                 "obligation_id": obligation.id,
                 "reason": obligation.reason,
-                "due_at": rfc3339(as_utc(obligation.due_at)),
+                "due_at": rfc3339(obligation.due_at),
                 "was": status,
             },
         ),

@@ -1,4 +1,4 @@
-"""The one open-or-merge function every trigger uses, and the obligation's public shape."""
+"""The obligation's public shape (API and webhooks), and the legacy open-or-merge."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, select
-from sqlalchemy.exc import IntegrityError
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.audit.log import Entry, append
@@ -23,63 +22,67 @@ from service.domain.rotation import (
     obligation_status,
 )
 from service.principal import Caller
+from service.rotations.repository import RotationRepository
+
+# legacy: remove when documents imports still_owed from rotations.repository
+from service.rotations.repository import still_owed as still_owed
+from service.rotations.schemas import ObligationOut, OriginOut
 from service.settings import Settings
 from service.webhooks.outbox import enqueue
 
 
+# legacy: remove when no feature imports as_utc (the lead deletes it after the merge)
 def as_utc(value: datetime) -> datetime:
     """SQLite hands timestamps back naive; every one we store is UTC."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# legacy: remove when no feature imports opt_utc (the lead deletes it after the merge)
 def opt_utc(value: datetime | None) -> datetime | None:
     return None if value is None else as_utc(value)
 
 
-def still_owed() -> ColumnElement[bool]:
-    """SQL: neither satisfied nor withdrawn (the unique index's predicate, OPEN_OBLIGATION)."""
-    return and_(
-        RotationObligation.satisfied_at.is_(None), RotationObligation.withdrawn_at.is_(None)
+def _ts(value: datetime | None) -> str | None:
+    return None if value is None else rfc3339(value)
+
+
+def obligation_out(row: RotationObligation, now: datetime) -> ObligationOut:
+    """The obligation as the API and webhooks show it; status derived from the clock."""
+    return ObligationOut(
+        id=row.id,
+        account_id=row.account_id,
+        reason=row.reason,
+        triggered_by=row.triggered_by,
+        triggered_at=rfc3339(row.triggered_at),
+        due_at=rfc3339(row.due_at),
+        status=obligation_status(row.due_at, row.satisfied_at, now, row.withdrawn_at),
+        satisfied_at=_ts(row.satisfied_at),
+        satisfied_by_version=row.satisfied_by_version,
+        satisfied_by=row.satisfied_by,
+        withdrawn_at=_ts(row.withdrawn_at),
+        withdrawn_reason=row.withdrawn_reason,
+        origins=[OriginOut(o["type"], o["id"], o["reason"]) for o in row.origins],
     )
 
 
-def obligation_view(row: RotationObligation, now: datetime) -> dict[str, Any]:
-    """The obligation as the API and webhooks show it; status derived from the clock."""
-    return {
-        "id": row.id,
-        "account_id": row.account_id,
-        "reason": row.reason,
-        "triggered_by": row.triggered_by,
-        "triggered_at": rfc3339(as_utc(row.triggered_at)),
-        "due_at": rfc3339(as_utc(row.due_at)),
-        "status": obligation_status(
-            as_utc(row.due_at), opt_utc(row.satisfied_at), now, opt_utc(row.withdrawn_at)
-        ),
-        "satisfied_at": rfc3339(as_utc(row.satisfied_at)) if row.satisfied_at else None,
-        "satisfied_by_version": row.satisfied_by_version,
-        "satisfied_by": row.satisfied_by,
-        "withdrawn_at": rfc3339(as_utc(row.withdrawn_at)) if row.withdrawn_at else None,
-        "withdrawn_reason": row.withdrawn_reason,
-        "origins": list(row.origins),
-    }
+def webhook_data(row: RotationObligation, now: datetime) -> dict[str, Any]:
+    """A rotation webhook's ``data``: the obligation as the API shows it."""
+    return {"obligation": msgspec.to_builtins(obligation_out(row, now))}
 
 
+# legacy: remove when credentials, gestores and handovers moved
 async def notify(session: AsyncSession, clock: Clock, kind: str, row: RotationObligation) -> None:
     """Outbox row for a webhook, in the same transaction as the change it reports."""
-    await enqueue(session, clock, kind, {"obligation": obligation_view(row, clock.now())})
+    await enqueue(session, clock, kind, webhook_data(row, clock.now()))
 
 
+# legacy: remove when credentials' hand-back moved
 async def locked_open(session: AsyncSession, account_id: str) -> RotationObligation | None:
     """The account's owed obligation, row-locked on PostgreSQL so merges never race."""
-    result = await session.scalars(
-        select(RotationObligation)
-        .where(RotationObligation.account_id == account_id)
-        .where(still_owed())
-        .with_for_update(key_share=True)
-    )
-    return result.first()
+    return await RotationRepository(session).owed(account_id, lock=True)
 
 
+# legacy: remove when gestores and handovers moved (the new one: handlers.open_or_merge)
 async def open_or_merge(
     session: AsyncSession,
     caller: Caller,
@@ -99,7 +102,8 @@ async def open_or_merge(
     """
     policy = DeadlinePolicy.from_settings(settings)
     at = triggered_at or clock.now()
-    existing = await locked_open(session, account_id)
+    repo = RotationRepository(session)
+    existing = await repo.owed(account_id, lock=True)
     if existing is None:
         terms = new_obligation(reason, at, origin, policy)
         row = RotationObligation(
@@ -111,23 +115,15 @@ async def open_or_merge(
             due_at=terms.due_at,
             origins=list(terms.origins),
         )
-        try:
-            # A savepoint: a concurrent trigger may win the one-open-per-account index.
-            async with session.begin_nested():
-                session.add(row)
-                await session.flush()
-        except IntegrityError:
-            existing = await locked_open(session, account_id)
-            if existing is None:
-                raise
-        else:
+        existing = await repo.add_unless_owed(row)
+        if existing is None:
             await _audit(session, caller, clock, "rotation.opened", row, reason, origin, note)
             await notify(session, clock, "rotation.opened", row)
             return row, True
     current = ObligationTerms(
         existing.reason,  # type: ignore[arg-type]
-        as_utc(existing.triggered_at),
-        as_utc(existing.due_at),
+        existing.triggered_at,
+        existing.due_at,
         tuple(existing.origins),
     )
     merged = merge_trigger(current, reason, at, origin, policy)
@@ -163,7 +159,7 @@ async def _audit(
             details={
                 "trigger": reason,
                 "origin": origin,
-                "due_at": rfc3339(as_utc(row.due_at)),
+                "due_at": rfc3339(row.due_at),
                 "origins": len(row.origins),
             },
         ),

@@ -1,20 +1,34 @@
-"""Queries over rotation obligations; status filters are computed in SQL from the clock."""
+"""The SQL of rotation obligations; status filters are computed in SQL from the clock."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import ColumnElement, Exists, Select, and_, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from service.db.models import Account, AuditEvent, RotationObligation
 from service.db.work import Repository
 from service.domain.accounts import AccountProfile, may_hold_credential
 from service.domain.custody import HANDED_BACK
 from service.domain.rotation import RotationStatus
-from service.rotations.obligations import still_owed
 
 Ob = RotationObligation
+AccountState = Literal["missing", "retired", "live"]
+
+
+def still_owed() -> ColumnElement[bool]:
+    """SQL: neither satisfied nor withdrawn (the unique index's predicate, OPEN_OBLIGATION)."""
+    return and_(Ob.satisfied_at.is_(None), Ob.withdrawn_at.is_(None))
+
+
+def owes_rotation(account_id: Any) -> Exists:
+    """SQL EXISTS: the account (a value or a column) owes a new password.
+
+    For custody statements that read or write other rows in the same round trip.
+    """
+    return exists().where(Ob.account_id == account_id, still_owed())
 
 
 def _with_status(query: Select[Any], status: RotationStatus, now: datetime) -> Select[Any]:
@@ -38,17 +52,57 @@ class RotationRepository(Repository):
             query = query.with_for_update(key_share=True)
         return (await self.session.scalars(query)).first()
 
-    async def may_hold_now(self, account_id: str, at: datetime) -> bool:
+    async def add_unless_owed(self, row: Ob) -> Ob | None:
+        """Insert ``row`` as the account's owed obligation: None, or the one owed already.
+
+        A savepoint: a concurrent trigger may win the one-owed-per-account index,
+        and then its obligation is the account's.
+        """
+        try:
+            async with self.session.begin_nested():
+                self.session.add(row)
+                await self.session.flush()
+        except IntegrityError:
+            existing = await self.owed(row.account_id, lock=True)
+            if existing is None:
+                raise
+            return existing
+        return None
+
+    async def claim_overdue_notice(self, obligation_id: str, now: datetime) -> Ob | None:
+        """Mark an owed obligation's overdue notice sent; None if it was sent (or it ended).
+
+        The conditional update makes the notice once-only across replicas.
+        """
+        claimed = await self.session.execute(
+            update(Ob)
+            .where(Ob.id == obligation_id)
+            .where(Ob.overdue_notified_at.is_(None))
+            .where(still_owed())
+            .values(overdue_notified_at=now)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        return await self.session.get(Ob, obligation_id)
+
+    async def account_state(self, account_id: str) -> AccountState:
+        """Whether the account exists and is live; share-locked so a retirement waits."""
+        query = select(Account.retired_at).where(Account.id == account_id)
+        retired = (await self.session.execute(query.with_for_update(read=True))).first()
+        if retired is None:
+            return "missing"
+        return "live" if retired[0] is None else "retired"
+
+    async def may_hold_now(self, account_id: str, at: datetime, *, lock: bool = True) -> bool:
         """Whether the body may hold the account's password at ``at`` (no account: False).
 
         The row is share-locked: whatever makes it unholdable (an edit, a hand-back)
         locks it for update, so it commits before this read or waits for its end.
         """
-        account = (
-            await self.session.scalars(
-                select(Account).where(Account.id == account_id).with_for_update(read=True)
-            )
-        ).first()
+        query = select(Account).where(Account.id == account_id)
+        if lock:
+            query = query.with_for_update(read=True)
+        account = (await self.session.scalars(query)).first()
         if account is None:
             return False
         profile = AccountProfile(
@@ -108,13 +162,21 @@ class RotationRepository(Repository):
         return list(await self.session.scalars(query))
 
     async def credential_ages(self) -> list[tuple[str, datetime | None, int | None, bool]]:
-        """(account, credential created_time, version, owes a rotation) of live accounts."""
-        open_ob = select(Ob.account_id).where(still_owed()).scalar_subquery()
-        query = select(
-            Account.id,
-            Account.credential_created_time,
-            Account.credential_version,
-            Account.id.in_(open_ob),
-        ).where(Account.retired_at.is_(None))
+        """(account, credential created_time, version, owes a rotation) of live accounts.
+
+        The rows are share-locked in id order: a credential written or an account
+        retired meanwhile commits before this read (and is seen) or waits for its end.
+        """
+        query = (
+            select(
+                Account.id,
+                Account.credential_created_time,
+                Account.credential_version,
+                owes_rotation(Account.id),
+            )
+            .where(Account.retired_at.is_(None))
+            .order_by(Account.id)
+            .with_for_update(read=True, of=Account)
+        )
         rows = await self.session.execute(query)
         return [(r[0], r[1], r[2], bool(r[3])) for r in rows]

@@ -44,7 +44,3 @@ class SummaryOut(msgspec.Struct):
 class ManualObligation(msgspec.Struct, forbid_unknown_fields=True):
     account_id: Annotated[str, msgspec.Meta(min_length=1, max_length=36)]
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
-
-
-def obligation_out(view: dict[str, Any]) -> ObligationOut:
-    return msgspec.convert(view, ObligationOut)

@@ -1,0 +1,107 @@
+"""Departures and incidents reach rotations through events: what commits, and in which order."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from service.db.models import Gestor, WebhookEvent
+from tests.conftest import Client, runtime_of
+from tests.custody_helpers import events, head_seq
+from tests.rotation_helpers import assign, open_checkout, seed_account, seed_gestor
+
+
+async def test_a_departure_records_closings_then_obligations_then_the_departure(
+    client: Client, admin: dict[str, str]
+) -> None:
+    rt = runtime_of(client)
+    gestor = await seed_gestor(rt)
+    accounts = {await seed_account(rt), await seed_account(rt)}
+    for account in accounts:
+        await assign(rt, account, gestor, at=rt.clock.now() - timedelta(days=1))
+    checkout_account = min(accounts)
+    checkout = await open_checkout(rt, checkout_account, gestor)
+    start = await head_seq(client)
+
+    resp = await client.post(
+        f"/v1/gestores/{gestor}/departure", json={"reason": "renuncia"}, headers=admin
+    )
+    assert resp.status_code == 200, resp.text
+    mine = [
+        e
+        for e in await events(client, after=start)
+        if e.account_id in accounts or e.subject == f"gestor:{gestor}"
+    ]
+    assert [e.action for e in mine] == [
+        "checkout.force_closed",
+        "rotation.opened",
+        "rotation.opened",
+        "gestor.departed",
+        "gestor.totp_seed_destroyed",
+    ]
+    closed, *opened, departed, _ = mine
+    assert (closed.subject, closed.account_id) == (f"checkout:{checkout}", checkout_account)
+    assert {e.account_id for e in opened} == accounts
+    # One transaction: its entries are appended together, in one run of the chain.
+    seqs = [e.seq for e in (closed, *opened, departed)]
+    assert seqs == list(range(seqs[0], seqs[0] + 4))
+    # The stored case file is the answer, field for field.
+    async with rt.sessions() as session:
+        row = await session.get(Gestor, gestor)
+        assert row is not None and row.departure_case_file == resp.json()
+
+
+async def test_an_incident_records_the_report_closings_then_obligations(
+    client: Client, admin: dict[str, str]
+) -> None:
+    rt = runtime_of(client)
+    gestor = await seed_gestor(rt)
+    first, second = await seed_account(rt), await seed_account(rt)
+    checkout = await open_checkout(rt, second, gestor)
+    start = await head_seq(client)
+
+    resp = await client.post(
+        "/v1/incidents",
+        json={
+            "type": "extravio",
+            "account_ids": [first, second],
+            "description": "Teléfono extraviado con sesión abierta",
+            "detected_at": (rt.clock.now() - timedelta(minutes=5)).isoformat(),
+        },
+        headers=admin,
+    )
+    assert resp.status_code == 201, resp.text
+    incident = resp.json()
+    mine = [
+        (e.action, e.account_id, e.subject)
+        for e in await events(client, after=start)
+        if e.account_id in (first, second) or e.subject == f"incident:{incident['id']}"
+    ]
+    [ob_first] = [o for o in incident["obligations"] if o["account_id"] == first]
+    [ob_second] = [o for o in incident["obligations"] if o["account_id"] == second]
+    assert mine == [
+        ("incident.reported", None, f"incident:{incident['id']}"),
+        ("checkout.force_closed", second, f"checkout:{checkout}"),
+        ("rotation.opened", first, f"obligation:{ob_first['id']}"),
+        ("rotation.opened", second, f"obligation:{ob_second['id']}"),
+    ]
+
+
+async def test_a_rotation_webhook_carries_the_obligation_as_the_api_shows_it(
+    client: Client, admin: dict[str, str], auditor: dict[str, str]
+) -> None:
+    rt = runtime_of(client)
+    account = await seed_account(rt)
+    opened = await client.post(
+        "/v1/rotations", json={"account_id": account, "reason": "revisión"}, headers=admin
+    )
+    assert opened.status_code == 201, opened.text
+    async with rt.sessions() as session:
+        query = select(WebhookEvent).where(WebhookEvent.kind == "rotation.opened")
+        hooks = list(await session.scalars(query))
+    # test_webhooks enqueues rotation.opened events of its own, with other data.
+    about = [h for h in hooks if "obligation" in h.payload["data"]]
+    [hook] = [h for h in about if h.payload["data"]["obligation"]["account_id"] == account]
+    shown = await client.get(f"/v1/rotations/{opened.json()['id']}", headers=auditor)
+    assert hook.payload["data"] == {"obligation": shown.json()} == {"obligation": opened.json()}
