@@ -170,7 +170,7 @@ async def seed(rt: Runtime) -> list[str]:
         description="Publicación no reconocida en la transmisión en vivo (demo)",
         detected_at=rt.clock.now() - timedelta(minutes=20),
     )  # fmt: skip
-    lines.append(f"incident acceso no autorizado on @{ACCOUNTS[5][2]} ({incident['id']})")
+    lines.append(f"incident acceso no autorizado on @{ACCOUNTS[5][2]} ({incident.id})")
     handover = await create(rt, ADMIN, _handover(gestores))
     await close(rt, ADMIN, handover.id)
     lines.append(f"handover {handover.folio} Comunicación Social, closed ({handover.id})")
