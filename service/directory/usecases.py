@@ -11,8 +11,8 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from service.directory.document import directory_to_json, iter_directory_csv
 from service.documents.content import DirectoryRow, Gestor
-from service.documents.directory import directory_to_json, iter_directory_csv
 from service.documents.formats import MEDIA_TYPES, Format, json_bytes
 from service.documents.queries import directory_accounts_query, directory_gestores
 from service.domain.accounts import term_ended
