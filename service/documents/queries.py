@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, or_, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import (
@@ -24,7 +24,6 @@ from service.db.models import (
     RotationObligation,
 )
 from service.documents.content import MASK, Obligation
-from service.domain.accounts import MAX_HIERARCHY_LEVEL, MIN_HIERARCHY_LEVEL
 from service.domain.masking import mask_channel
 from service.rotations.obligations import as_utc, still_owed
 
@@ -162,45 +161,3 @@ async def checkout_facts(
         )
         last = {a: as_utc(t) for a, t in await session.execute(query) if t is not None}
     return counts, last
-
-
-def directory_accounts_query() -> Any:
-    """Columns the directory needs; the Quinta level filter is pushed into SQL."""
-    return (
-        select(
-            Account.id,
-            Account.area,
-            Account.platform,
-            Account.kind,
-            Account.display_name,
-            Account.handle,
-            Account.url,
-            Account.verified,
-            Account.updated_at,
-            Account.term_ends_on,
-        )
-        .where(Account.retired_at.is_(None), Account.in_directory.is_(True))
-        .where(
-            or_(
-                Account.kind == "oficial",
-                Account.hierarchy_level.between(MIN_HIERARCHY_LEVEL, MAX_HIERARCHY_LEVEL),
-            )
-        )
-        .order_by(Account.area, Account.platform, Account.handle, Account.id)
-    )
-
-
-async def directory_gestores(session: AsyncSession) -> dict[str, list[tuple[str, str, str, str]]]:
-    """Public facts of the gestores with access, grouped by account: one query."""
-    query = (
-        select(Assignment.account_id, Gestor.name, Gestor.kind, Gestor.cargo, Gestor.provider)
-        .join(Gestor, Gestor.id == Assignment.gestor_id)
-        .join(Account, Account.id == Assignment.account_id)
-        .where(Assignment.ended_at.is_(None), Gestor.departed_at.is_(None))
-        .where(Account.retired_at.is_(None), Account.in_directory.is_(True))
-        .order_by(Assignment.account_id, Gestor.name, Gestor.id)
-    )
-    grouped: dict[str, list[tuple[str, str, str, str]]] = defaultdict(list)
-    for account_id, name, kind, cargo, provider in await session.execute(query):
-        grouped[account_id].append((name, kind, cargo or "", provider or ""))
-    return grouped
