@@ -22,14 +22,9 @@ from service.documents.content import (
     OicRepresentative,
     Party,
 )
-from service.documents.queries import (
-    checkout_facts,
-    holders_by_account,
-    last_rotations,
-    masked_channels,
-    open_obligations,
-    two_factor_label,
-)
+from service.documents.facts import masked_channels, two_factor_label
+from service.documents.queries import checkout_facts, last_rotations
+from service.documents.repository import DocumentRepository
 from service.rotations.obligations import opt_utc
 
 
@@ -44,7 +39,7 @@ def two_factor_holder(a: Account) -> str:
 
 async def gestores_before(session: AsyncSession, ids: list[str]) -> dict[str, tuple[Gestor, ...]]:
     """Who had access before the transfer, as plain gestores (no responsiva date)."""
-    holders = await holders_by_account(session, ids)
+    holders = await DocumentRepository(session).holders_by_account(ids)
     return {
         account_id: tuple(
             Gestor(
@@ -74,7 +69,7 @@ async def build_annex(
     counts, last = await checkout_facts(
         session, ids, since=since, until=until, outgoing_gestor_id=outgoing_gestor_id
     )
-    obligations = await open_obligations(session, ids)
+    obligations = await DocumentRepository(session).open_obligations(ids)
     rows = []
     for a in accounts:
         rotation = rotations.get(a.id)

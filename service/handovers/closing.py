@@ -16,7 +16,7 @@ from service.audit.log import Entry, append, head
 from service.db.models import Handover
 from service.documents.content import to_jsonable
 from service.documents.formats import canonical_sha256
-from service.documents.queries import open_obligations
+from service.documents.repository import DocumentRepository
 from service.errors import Conflict, InvalidInput, NotFound
 from service.handovers.repository import HandoverRepository
 from service.handovers.schemas import HandoverOut, HandoverPatch
@@ -74,7 +74,7 @@ async def close(rt: Runtime, caller: Caller, handover_id: str) -> HandoverOut:
             seq, chain_hash = await head(session)
             started = datetime.fromisoformat(row.record["started_at"])
             now = rt.clock.now()
-            pending = await open_obligations(session, row.record["account_ids"])
+            pending = await DocumentRepository(session).open_obligations(row.record["account_ids"])
             record = {
                 **row.record,
                 "ended_at": now.astimezone(started.tzinfo).isoformat(),

@@ -13,8 +13,8 @@ from service.audit.log import Entry, append
 from service.clock import past_instant_problem
 from service.db.models import Handover
 from service.documents.acta import annex_sha256, annex_to_json
+from service.documents.facts import in_custody
 from service.documents.queries import live_accounts
-from service.documents.usecases import in_custody
 from service.domain.triggers import Trigger
 from service.errors import Conflict, DomainError, InvalidInput, NotFound
 from service.handovers.annex import build_annex, gestores_before
@@ -83,7 +83,9 @@ async def _create(rt: Runtime, caller: Caller, data: HandoverIn) -> Handover:
         outgoing_id = data.outgoing.gestor_id
         if outgoing_id is not None and await repo.gestor(outgoing_id) is None:
             raise InvalidInput("outgoing.gestor_id names no gestor", field="outgoing.gestor_id")
-        accounts = [a for a in await live_accounts(session, data.area) if in_custody(a, rt)]
+        accounts = [
+            a for a in await live_accounts(session, data.area) if in_custody(a, rt.clock.now())
+        ]
         if not accounts:
             raise InvalidInput(
                 f"The área {data.area!r} has no accounts in custody to hand over", field="area"
