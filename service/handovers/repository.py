@@ -1,12 +1,13 @@
-"""SQL of entrega-recepción: handovers rows and the assignments a handover moves."""
+"""SQL of entrega-recepción: handovers rows, the rows a handover moves, its annex facts."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select, update
 
-from service.db.models import Assignment, Gestor, Handover
+from service.db.models import Account, Assignment, Checkout, CredentialVersion, Gestor, Handover
 from service.db.work import Repository
 
 
@@ -37,6 +38,13 @@ class HandoverRepository(Repository):
             select(func.max(Handover.started_at)).where(Handover.area == area)
         )
         return value
+
+    async def live_accounts(self, area: str) -> list[Account]:
+        """The área's live accounts, listed by platform, then id."""
+        query = select(Account).where(Account.area == area, Account.retired_at.is_(None))
+        return list(
+            await self.session.scalars(query.order_by(Account.area, Account.platform, Account.id))
+        )
 
     async def gestor(self, gestor_id: str) -> Gestor | None:
         return await self.session.get(Gestor, gestor_id, with_for_update={"key_share": True})
@@ -71,3 +79,47 @@ class HandoverRepository(Repository):
             )
         )
         return set(result)
+
+    # -- facts the annex states ------------------------------------------------------
+
+    async def last_rotations(self, account_ids: Sequence[str]) -> dict[str, tuple[datetime, str]]:
+        """The newest rotation version of each account: (created_time, reason)."""
+        newest = (
+            select(CredentialVersion.account_id, func.max(CredentialVersion.version).label("v"))
+            .where(CredentialVersion.is_rotation.is_(True))
+            .where(CredentialVersion.account_id.in_(list(account_ids)))
+            .group_by(CredentialVersion.account_id)
+            .subquery()
+        )
+        query = select(
+            CredentialVersion.account_id, CredentialVersion.created_time, CredentialVersion.reason
+        ).join(
+            newest,
+            (newest.c.account_id == CredentialVersion.account_id)
+            & (newest.c.v == CredentialVersion.version),
+        )
+        return {a: (t, r) for a, t, r in await self.session.execute(query)}
+
+    async def checkout_counts(
+        self, account_ids: Sequence[str], *, since: datetime | None, until: datetime
+    ) -> dict[str, int]:
+        """Checkouts granted per account in [since, until]."""
+        query = (
+            select(Checkout.account_id, func.count())
+            .where(Checkout.account_id.in_(list(account_ids)), Checkout.granted_at <= until)
+            .group_by(Checkout.account_id)
+        )
+        if since is not None:
+            query = query.where(Checkout.granted_at >= since)
+        return {a: int(n) for a, n in await self.session.execute(query)}
+
+    async def last_retrievals(
+        self, account_ids: Sequence[str], gestor_id: str
+    ) -> dict[str, datetime]:
+        """The gestor's last checkout of each account."""
+        query = (
+            select(Checkout.account_id, func.max(Checkout.granted_at))
+            .where(Checkout.account_id.in_(list(account_ids)), Checkout.gestor_id == gestor_id)
+            .group_by(Checkout.account_id)
+        )
+        return {a: t for a, t in await self.session.execute(query) if t is not None}

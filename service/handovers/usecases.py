@@ -14,7 +14,7 @@ from service.clock import past_instant_problem
 from service.db.models import Handover
 from service.documents.acta import annex_sha256, annex_to_json
 from service.documents.facts import in_custody
-from service.documents.queries import live_accounts
+from service.documents.repository import DocumentRepository
 from service.domain.triggers import Trigger
 from service.errors import Conflict, DomainError, InvalidInput, NotFound
 from service.handovers.annex import build_annex, gestores_before
@@ -83,16 +83,15 @@ async def _create(rt: Runtime, caller: Caller, data: HandoverIn) -> Handover:
         outgoing_id = data.outgoing.gestor_id
         if outgoing_id is not None and await repo.gestor(outgoing_id) is None:
             raise InvalidInput("outgoing.gestor_id names no gestor", field="outgoing.gestor_id")
-        accounts = [
-            a for a in await live_accounts(session, data.area) if in_custody(a, rt.clock.now())
-        ]
+        accounts = [a for a in await repo.live_accounts(data.area) if in_custody(a, rt.clock.now())]
         if not accounts:
             raise InvalidInput(
                 f"The área {data.area!r} has no accounts in custody to hand over", field="area"
             )
         ids = [a.id for a in accounts]
         since = opt_utc(await repo.previous_start(data.area))
-        gestores = await gestores_before(session, ids)
+        documents = DocumentRepository(session)
+        gestores = await gestores_before(documents, ids)
         ended = await transfer_custody(
             rt, caller, session, repo, handover_id, ids, incoming.id, outgoing_id
         )
@@ -109,7 +108,8 @@ async def _create(rt: Runtime, caller: Caller, data: HandoverIn) -> Handover:
             if obligation is not None:  # None: handed back (Décima novena)
                 obligation_ids.append(obligation.id)
         annex = await build_annex(
-            session,
+            repo,
+            documents,
             accounts,
             gestores,
             since=since,
