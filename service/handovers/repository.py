@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from service.db.models import Account, Assignment, Checkout, CredentialVersion, Gestor, Handover
 from service.db.work import Repository
@@ -52,23 +52,28 @@ class HandoverRepository(Repository):
     async def end_assignments(
         self, gestor_id: str, account_ids: list[str], at: datetime
     ) -> list[tuple[str, str]]:
-        """End the gestor's active assignments on these accounts: (assignment id, account id)."""
-        rows = (
-            await self.session.execute(
-                select(Assignment.id, Assignment.account_id).where(
-                    Assignment.gestor_id == gestor_id,
-                    Assignment.account_id.in_(account_ids),
-                    Assignment.ended_at.is_(None),
-                )
+        """End the gestor's active assignments on these accounts: (assignment id, account id).
+
+        The rows are locked, in id order, and never end before they began.
+        Moves to gestores.assignments.
+        """
+        query = (
+            select(Assignment)
+            .where(
+                Assignment.gestor_id == gestor_id,
+                Assignment.account_id.in_(account_ids),
+                Assignment.ended_at.is_(None),
             )
-        ).all()
-        if rows:
-            await self.session.execute(
-                update(Assignment)
-                .where(Assignment.id.in_([r.id for r in rows]))
-                .values(ended_at=at, ended_reason="handover")
-            )
-        return [(r.id, r.account_id) for r in rows]
+            .order_by(Assignment.id)
+            .with_for_update(key_share=True)
+        )
+        ended: list[tuple[str, str]] = []
+        for row in await self.session.scalars(query):
+            row.ended_at = max(at, row.assigned_at)
+            row.ended_reason = "handover"
+            ended.append((row.id, row.account_id))
+        await self.session.flush()
+        return ended
 
     async def assigned_accounts(self, gestor_id: str, account_ids: list[str]) -> set[str]:
         result = await self.session.scalars(
