@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import uuid
@@ -285,3 +286,16 @@ async def test_a_handover_never_ends_an_assignment_before_it_began(
         )
     assert row is not None
     assert row.ended_reason == "handover" and row.ended_at == later
+
+
+async def test_concurrent_handovers_get_distinct_folios(
+    client: Client, admin: dict[str, str]
+) -> None:
+    first, second = (await _small_area(client, admin), await _small_area(client, admin))
+    created = await asyncio.gather(
+        client.post("/v1/handovers", json=handover_body(first), headers=admin),
+        client.post("/v1/handovers", json=handover_body(second), headers=admin),
+    )
+    assert [r.status_code for r in created] == [201, 201], [r.text for r in created]
+    folios = {r.json()["folio"] for r in created}
+    assert len(folios) == 2

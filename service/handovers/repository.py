@@ -1,4 +1,8 @@
-"""SQL of entrega-recepción: handovers rows, the rows a handover moves, its annex facts."""
+"""SQL of entrega-recepción: handovers rows, the rows a handover locks and moves, its annex facts.
+
+Lock order (service.uow): the área's account rows (by id), then the gestors' rows
+(by id), then the assignments hanging from them.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from service.db.models import Account, Assignment, Checkout, CredentialVersion, Gestor, Handover
 from service.db.work import Repository
@@ -24,8 +29,12 @@ class HandoverRepository(Repository):
             query = query.where(Handover.area == area)
         return list(await self.session.scalars(query.limit(limit)))
 
+    async def add(self, row: Handover) -> None:
+        self.session.add(row)
+        await self.session.flush()
+
     async def next_folio(self, year: int) -> str:
-        """ER-<year>-<n>: called under the audit lock, so two handovers never share one."""
+        """ER-<year>-<n>; the caller serialises folios (``uow.serialize``) before counting."""
         prefix = f"ER-{year}-"
         count = await self.session.scalar(
             select(func.count()).select_from(Handover).where(Handover.folio.like(f"{prefix}%"))
@@ -39,15 +48,37 @@ class HandoverRepository(Repository):
         )
         return value
 
-    async def live_accounts(self, area: str) -> list[Account]:
-        """The área's live accounts, listed by platform, then id."""
-        query = select(Account).where(Account.area == area, Account.retired_at.is_(None))
+    async def lock_live_accounts(self, area: str) -> list[Account]:
+        """The área's live accounts, locked in id order; listed by platform, then id.
+
+        Locking them ends access to them for this transaction: a checkout grant
+        reads the account with a share lock, so it waits, then sees the change.
+        """
+        locked = (
+            select(Account.id)
+            .where(Account.area == area, Account.retired_at.is_(None))
+            .order_by(Account.id)
+            .with_for_update(key_share=True)
+        )
+        ids = list(await self.session.scalars(locked))
+        if not ids:
+            return []
+        query = select(Account).where(Account.id.in_(ids))
         return list(
             await self.session.scalars(query.order_by(Account.area, Account.platform, Account.id))
         )
 
-    async def gestor(self, gestor_id: str) -> Gestor | None:
-        return await self.session.get(Gestor, gestor_id, with_for_update={"key_share": True})
+    async def lock_gestores(self, gestor_ids: Sequence[str]) -> dict[str, Gestor]:
+        """The gestors' rows, locked in id order (after the account rows)."""
+        query = (
+            select(Gestor)
+            .where(Gestor.id.in_(list(gestor_ids)))
+            .order_by(Gestor.id)
+            .with_for_update(key_share=True)
+        )
+        return {g.id: g for g in await self.session.scalars(query)}
+
+    # -- assignments: moves to gestores.assignments (one repository per table) ----------
 
     async def end_assignments(
         self, gestor_id: str, account_ids: list[str], at: datetime
@@ -76,6 +107,7 @@ class HandoverRepository(Repository):
         return ended
 
     async def assigned_accounts(self, gestor_id: str, account_ids: list[str]) -> set[str]:
+        """The accounts the gestor is assigned to now, of these. Moves to gestores.assignments."""
         result = await self.session.scalars(
             select(Assignment.account_id).where(
                 Assignment.gestor_id == gestor_id,
@@ -84,6 +116,19 @@ class HandoverRepository(Repository):
             )
         )
         return set(result)
+
+    async def add_assignment(self, row: Assignment) -> bool:
+        """Insert an assignment; False when a concurrent one of the same pair won.
+
+        The partial unique index decides, inside a savepoint. Moves to gestores.assignments.
+        """
+        try:
+            async with self.session.begin_nested():
+                self.session.add(row)
+                await self.session.flush()
+        except IntegrityError:
+            return False
+        return True
 
     # -- facts the annex states ------------------------------------------------------
 
