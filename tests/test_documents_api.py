@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 
@@ -210,3 +211,20 @@ async def test_demo_seed_fills_a_body_once_and_documents_render(
     assert squash("Décima sexta") in squash(pdf_text(pdf.content))
     directory = await client.get("/v1/public/directory", params={"format": "csv"})
     assert "demo_presidenta_smr" in directory.text
+
+
+async def test_concurrent_protocols_get_distinct_versions_and_their_own_heads(
+    client: Client, admin: dict[str, str]
+) -> None:
+    answers = await asyncio.gather(
+        *(client.get(URL, params={"format": "json"}, headers=admin) for _ in range(2))
+    )
+    assert [r.status_code for r in answers] == [200, 200], [r.text for r in answers]
+    versions = {r.json()["version"] for r in answers}
+    assert len(versions) == 2
+    for resp in answers:
+        doc = resp.json()
+        # The printed head is the event just before this generation's own.
+        event = await _event(client, doc["audit_head"]["seq"] + 1)
+        assert event.action == "document.security_protocol"
+        assert json.loads(event.details)["version"] == doc["version"]

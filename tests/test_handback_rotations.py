@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from service.credentials.handback import hand_back_round
 from service.db.models import WebhookEvent
-from service.documents.queries import open_obligations
+from service.documents.repository import DocumentRepository
 from service.rotations.usecases import notify_overdue
 from tests.bao_server import DevServer
 from tests.conftest import AppFactory, Client, runtime_of
@@ -101,7 +101,7 @@ async def test_a_departure_obligation_is_withdrawn_by_the_hand_back(
     assert not await events(c, after=before, action="rotation.overdue", account_id=account_id)
     # Documents list it as pending no more.
     async with runtime_of(c).sessions() as session:
-        assert await open_obligations(session, [account_id]) == {}
+        assert await DocumentRepository(session).open_obligations([account_id]) == {}
 
 
 async def test_the_job_withdraws_an_overdue_obligation_and_the_counts_move(

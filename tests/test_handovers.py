@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -12,6 +15,7 @@ from service.db.models import Assignment, AuditEvent, Handover, RotationObligati
 from service.documents.acta import annex_from_json, annex_sha256
 from service.documents.formats import canonical_sha256
 from tests.conftest import Client, runtime_of
+from tests.custody_helpers import create_account, create_gestor, uid
 from tests.documents_helpers import Body, handover_body, pdf_pages, pdf_text, seed_body, squash
 
 CDMX_START = "2026-11-28T05:30:00-06:00"
@@ -246,3 +250,52 @@ async def test_list_render_audit_and_roles(
         f"/v1/handovers/{created['id']}", params={"format": "odt"}, headers=admin
     )
     assert bad.status_code == 400 and "pdf, md, json" in bad.json()["detail"]
+
+
+async def _small_area(client: Client, admin: dict[str, str]) -> Body:
+    """An área with one official account and the two gestores of a handover."""
+    area = uid("Área de entrega")
+    body = Body(comunicacion=area, proteccion=area)
+    body.accounts["x"] = await create_account(client, admin, area=area)
+    for label in ("out", "in"):
+        body.names[label] = uid(f"Gestor {label}")
+        body.gestores[label] = await create_gestor(client, admin, area=area, name=body.names[label])
+    return body
+
+
+async def test_a_handover_never_ends_an_assignment_before_it_began(
+    client: Client, admin: dict[str, str]
+) -> None:
+    body = await _small_area(client, admin)
+    # Assigned an hour ahead of the service's clock (a replica's clock ran fast).
+    later = datetime.now(UTC) + timedelta(hours=1)
+    async with runtime_of(client).sessions() as session, session.begin():
+        session.add(
+            Assignment(
+                id=str(uuid.uuid4()),
+                account_id=body.accounts["x"],
+                gestor_id=body.gestores["out"],
+                assigned_at=later,
+                assigned_by="test",
+            )
+        )
+    await _create(client, admin, body)
+    async with runtime_of(client).sessions() as session:
+        row = await session.scalar(
+            select(Assignment).where(Assignment.gestor_id == body.gestores["out"])
+        )
+    assert row is not None
+    assert row.ended_reason == "handover" and row.ended_at == later
+
+
+async def test_concurrent_handovers_get_distinct_folios(
+    client: Client, admin: dict[str, str]
+) -> None:
+    first, second = (await _small_area(client, admin), await _small_area(client, admin))
+    created = await asyncio.gather(
+        client.post("/v1/handovers", json=handover_body(first), headers=admin),
+        client.post("/v1/handovers", json=handover_body(second), headers=admin),
+    )
+    assert [r.status_code for r in created] == [201, 201], [r.text for r in created]
+    folios = {r.json()["folio"] for r in created}
+    assert len(folios) == 2

@@ -9,9 +9,10 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
+from service.directory.schemas import DirectoryEntry
 from service.directory.usecases import build_directory
 from service.documents.formats import DIRECTORY_FORMATS, parse_format
-from service.documents.schemas import DirectoryEntry, document_response
+from service.documents.schemas import document_response
 from service.http.auth import Rt
 
 CACHE = "public, max-age=300"

@@ -11,10 +11,10 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from service.directory.document import directory_to_json, iter_directory_csv
+from service.directory.repository import DirectoryRepository
 from service.documents.content import DirectoryRow, Gestor
-from service.documents.directory import directory_to_json, iter_directory_csv
 from service.documents.formats import MEDIA_TYPES, Format, json_bytes
-from service.documents.queries import directory_accounts_query, directory_gestores
 from service.domain.accounts import term_ended
 from service.runtime import Runtime
 
@@ -41,11 +41,10 @@ async def directory_rows(rt: Runtime) -> list[DirectoryRow]:
     show = rt.settings.directory_show_gestores
     sujeto = rt.settings.sujeto_obligado
     now = rt.clock.now()
-    async with rt.sessions() as session:
-        # Core execution on the session's connection: no ORM bookkeeping for 100,000 rows.
-        conn = await session.connection()
-        accounts = (await conn.execute(directory_accounts_query())).all()
-        grouped = await directory_gestores(session) if show else {}
+    async with rt.reader() as r:
+        repo = DirectoryRepository(r)
+        accounts = await repo.listed_accounts()
+        grouped = await repo.gestores() if show else {}
     gestores = {
         account_id: tuple(
             Gestor(name, "externo" if kind == "externo" else "servidor_publico", c, p)
@@ -61,7 +60,7 @@ async def directory_rows(rt: Runtime) -> list[DirectoryRow]:
         # Quinta: the listing rests on the cargo; SQL filtered consent and rank already.
         if personal and term_ended(a.term_ends_on, now):
             continue
-        # Stored in UTC: aware from PostgreSQL, naive from SQLite; either way a UTC date.
+        # updated_at is aware UTC on every dialect: its date is the UTC date.
         append(
             DirectoryRow(
                 sujeto, a.area, a.platform, "personal" if personal else "oficial",

@@ -1,1 +1,1 @@
-"""Documents the policy asks for: protocolo de seguridad, acta de entrega-recepción, directorio."""
+"""Documents the policy asks for: protocolo de seguridad and acta de entrega-recepción."""

@@ -101,7 +101,8 @@ def _dt(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-def _obligation(d: Mapping[str, Any]) -> Obligation:
+def obligation_from_json(d: Mapping[str, Any]) -> Obligation:
+    """Rebuild an obligation from its JSON form (:func:`to_jsonable`)."""
     return Obligation(
         id=d["id"],
         platform=d["platform"],
@@ -131,7 +132,7 @@ def annex_from_json(data: Iterable[Mapping[str, Any]]) -> tuple[AnnexRow, ...]:
             gestores=tuple(Gestor(**g) for g in d["gestores"]),
             outgoing_last_retrieval=_dt(d["outgoing_last_retrieval"]),
             checkouts_in_period=d["checkouts_in_period"],
-            open_obligations=tuple(_obligation(o) for o in d["open_obligations"]),
+            open_obligations=tuple(obligation_from_json(o) for o in d["open_obligations"]),
         )
         for d in data
     )

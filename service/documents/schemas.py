@@ -161,20 +161,6 @@ class ActaJson(msgspec.Struct):
     closed_sha256: str | None
 
 
-class DirectoryEntry(msgspec.Struct):
-    """One public row; ``gestores`` only with CUSTODIA_DIRECTORY_SHOW_GESTORES."""
-
-    sujeto_obligado: str
-    area: str
-    platform: str
-    kind: str
-    account_name: str
-    url: str
-    verified: bool
-    updated_at: str
-    gestores: list[GestorOut] | msgspec.UnsetType = msgspec.UNSET
-
-
 def document_response(container: Any, description: str) -> dict[int, ResponseSpec]:
     """The 200 response: the JSON schema, with the other formats named in the text."""
     return {

@@ -1,17 +1,20 @@
 """Protocolo de seguridad from live data; its generation is an audit event.
 
 Version: the number of earlier ``document.security_protocol`` events plus one,
-counted under the audit lock, so two generations never share a number.
+counted while holding the ``security_protocol`` named lock until commit, so two
+generations never share a number.
 Audit head printed: the last event *before* this generation's own event (read
-in the same transaction that appends it, so nothing can slip in between).
+with the chain locked in the transaction that appends it, so nothing can slip
+in between).
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 
-from service.audit.log import Entry, append, head
+from service.audit.log import Entry
 from service.db.models import Account
 from service.db.models import Gestor as GestorRow
 from service.documents.content import (
@@ -19,23 +22,15 @@ from service.documents.content import (
     Contact,
     CustodyAccount,
     Holder,
+    Obligation,
     SecurityProtocol,
 )
+from service.documents.facts import in_custody, masked_channels, two_factor_label
 from service.documents.formats import Format, Rendered, render
 from service.documents.protocol import build_protocol, protocol_sha256, protocol_to_json
-from service.documents.queries import (
-    PROTOCOL_ACTION,
-    holders_by_account,
-    live_accounts,
-    masked_channels,
-    open_obligations,
-    protocol_generations,
-    two_factor_label,
-)
-from service.domain.accounts import AccountProfile, may_hold_credential
+from service.documents.repository import PROTOCOL_ACTION, DocumentRepository
 from service.domain.rotation import DeadlinePolicy
 from service.principal import Caller
-from service.rotations.obligations import opt_utc
 from service.runtime import Runtime
 from service.settings import Settings
 
@@ -64,18 +59,23 @@ def holder_of(g: GestorRow) -> Holder:
         kind="externo" if g.kind == "externo" else "servidor_publico",
         cargo=g.cargo or "",
         provider=g.provider or "",
-        responsiva_accepted_at=opt_utc(g.responsiva_accepted_at),
+        responsiva_accepted_at=g.responsiva_accepted_at,
     )
 
 
-def in_custody(a: Account, rt: Runtime) -> bool:
-    profile = AccountProfile(
+def custody_account(a: Account, holders: list[GestorRow]) -> CustodyAccount:
+    """An account in custody as the protocol lists it, with who holds its password."""
+    return CustodyAccount(
+        platform=a.platform,
+        handle=a.handle,
+        url=a.url,
+        area=a.area,
         kind="personal" if a.kind == "personal" else "oficial",
-        hierarchy_level=a.hierarchy_level,
-        managed_by_area=a.managed_by_area,
-        term_ends_on=a.term_ends_on,
+        verified=a.verified,
+        two_factor_method=two_factor_label(a.two_factor_method),
+        recovery_channels=masked_channels(a),
+        holders=tuple(holder_of(g) for g in holders),
     )
-    return may_hold_credential(profile, rt.clock.now())
 
 
 @dataclass(frozen=True)
@@ -86,45 +86,49 @@ class Generated:
     audit_head: AuditHead
 
 
+@dataclass(frozen=True)
+class _Custody:
+    """The state of custody a protocol is built from."""
+
+    accounts: list[Account]
+    holders: dict[str, list[GestorRow]]
+    obligations: dict[str, list[Obligation]]
+
+
+async def _custody(repo: DocumentRepository, now: datetime) -> _Custody:
+    accounts = [a for a in await repo.live_accounts() if in_custody(a, now)]
+    return _Custody(accounts, await repo.holders_by_account(), await repo.open_obligations())
+
+
+def _protocol(
+    s: Settings, custody: _Custody, version: int, at: datetime, audit_head: AuditHead
+) -> SecurityProtocol:
+    accounts = custody.accounts
+    return SecurityProtocol(
+        sujeto_obligado=s.sujeto_obligado,
+        siglas=s.sujeto_obligado_siglas,
+        areas=tuple(dict.fromkeys([*s.areas, *sorted({a.area for a in accounts})])),
+        accounts=tuple(custody_account(a, custody.holders.get(a.id, [])) for a in accounts),
+        policy=DeadlinePolicy.from_settings(s),
+        obligations=tuple(o for a in accounts for o in custody.obligations.get(a.id, [])),
+        contacts=contacts(s),
+        version=version,
+        generated_at=at,
+        audit_head=audit_head,
+    )
+
+
 async def security_protocol(rt: Runtime, caller: Caller, fmt: Format) -> Generated:
     """Build the protocol from SQL only (no Vault call), record it, then render it."""
-    async with rt.transaction() as session:
-        seq, chain_hash = await head(session)
-        version = await protocol_generations(session) + 1
-        accounts = [a for a in await live_accounts(session) if in_custody(a, rt)]
-        holders = await holders_by_account(session)
-        obligations = await open_obligations(session)
-        s = rt.settings
-        areas = tuple(dict.fromkeys([*s.areas, *sorted({a.area for a in accounts})]))
-        protocol = SecurityProtocol(
-            sujeto_obligado=s.sujeto_obligado,
-            siglas=s.sujeto_obligado_siglas,
-            areas=areas,
-            accounts=tuple(
-                CustodyAccount(
-                    platform=a.platform,
-                    handle=a.handle,
-                    url=a.url,
-                    area=a.area,
-                    kind="personal" if a.kind == "personal" else "oficial",
-                    verified=a.verified,
-                    two_factor_method=two_factor_label(a.two_factor_method),
-                    recovery_channels=masked_channels(a),
-                    holders=tuple(holder_of(g) for g in holders.get(a.id, [])),
-                )
-                for a in accounts
-            ),
-            policy=DeadlinePolicy.from_settings(s),
-            obligations=tuple(o for a in accounts for o in obligations.get(a.id, [])),
-            contacts=contacts(s),
-            version=version,
-            generated_at=rt.clock.now(),
-            audit_head=AuditHead(seq, chain_hash),
-        )
+    s = rt.settings
+    async with rt.unit_of_work(caller) as uow:
+        repo = DocumentRepository(uow)
+        await uow.serialize("security_protocol")
+        version = await repo.protocol_generations() + 1
+        custody = await _custody(repo, uow.now())
+        protocol = _protocol(s, custody, version, uow.now(), await repo.chain_head())
         digest = protocol_sha256(protocol)
-        await append(
-            session,
-            caller,
+        uow.record(
             Entry(
                 PROTOCOL_ACTION,
                 "ok",
@@ -133,11 +137,10 @@ async def security_protocol(rt: Runtime, caller: Caller, fmt: Format) -> Generat
                     "version": version,
                     "format": fmt,
                     "content_sha256": digest,
-                    "audit_head_seq": seq,
-                    "accounts": len(accounts),
+                    "audit_head_seq": protocol.audit_head.seq,
+                    "accounts": len(custody.accounts),
                 },
-            ),
-            rt.clock,
+            )
         )
     # Rendered after commit, off the event loop: no lock is held while a PDF is drawn.
     stem = f"protocolo-de-seguridad-v{version}"

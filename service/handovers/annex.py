@@ -9,10 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from service.db.models import Account, Handover
-from service.documents.acta import annex_from_json
+from service.documents.acta import annex_from_json, obligation_from_json
 from service.documents.content import (
     AnnexRow,
     AuditHead,
@@ -22,15 +20,9 @@ from service.documents.content import (
     OicRepresentative,
     Party,
 )
-from service.documents.queries import (
-    checkout_facts,
-    holders_by_account,
-    last_rotations,
-    masked_channels,
-    open_obligations,
-    two_factor_label,
-)
-from service.rotations.obligations import opt_utc
+from service.documents.facts import masked_channels, two_factor_label
+from service.documents.repository import DocumentRepository
+from service.handovers.repository import HandoverRepository
 
 
 def two_factor_holder(a: Account) -> str:
@@ -42,9 +34,11 @@ def two_factor_holder(a: Account) -> str:
     return f"gestores del área {a.area}"
 
 
-async def gestores_before(session: AsyncSession, ids: list[str]) -> dict[str, tuple[Gestor, ...]]:
+async def gestores_before(
+    documents: DocumentRepository, ids: list[str]
+) -> dict[str, tuple[Gestor, ...]]:
     """Who had access before the transfer, as plain gestores (no responsiva date)."""
-    holders = await holders_by_account(session, ids)
+    holders = await documents.holders_by_account(ids)
     return {
         account_id: tuple(
             Gestor(
@@ -60,7 +54,8 @@ async def gestores_before(session: AsyncSession, ids: list[str]) -> dict[str, tu
 
 
 async def build_annex(
-    session: AsyncSession,
+    repo: HandoverRepository,
+    documents: DocumentRepository,
     accounts: list[Account],
     gestores: dict[str, tuple[Gestor, ...]],
     *,
@@ -70,11 +65,12 @@ async def build_annex(
 ) -> tuple[AnnexRow, ...]:
     """One row per account: a constant number of queries, whatever the size."""
     ids = [a.id for a in accounts]
-    rotations = await last_rotations(session, ids)
-    counts, last = await checkout_facts(
-        session, ids, since=since, until=until, outgoing_gestor_id=outgoing_gestor_id
-    )
-    obligations = await open_obligations(session, ids)
+    rotations = await repo.last_rotations(ids)
+    counts = await repo.checkout_counts(ids, since=since, until=until)
+    last: dict[str, datetime] = {}
+    if outgoing_gestor_id is not None:
+        last = await repo.last_retrievals(ids, outgoing_gestor_id)
+    obligations = await documents.open_obligations(ids)
     rows = []
     for a in accounts:
         rotation = rotations.get(a.id)
@@ -89,7 +85,7 @@ async def build_annex(
                 two_factor_method=two_factor_label(a.two_factor_method),
                 two_factor_holder=two_factor_holder(a),
                 credential_version=a.credential_version,
-                credential_created_at=opt_utc(a.credential_created_time),
+                credential_created_at=a.credential_created_time,
                 last_rotation_at=rotation[0] if rotation else None,
                 last_rotation_reason=rotation[1] if rotation else None,
                 gestores=gestores.get(a.id, ()),
@@ -103,17 +99,6 @@ async def build_annex(
 
 def _party(d: dict[str, Any]) -> Party:
     return Party(d["name"], d["cargo"])
-
-
-def obligation_from_json(d: dict[str, Any]) -> Obligation:
-    return Obligation(
-        id=d["id"],
-        platform=d["platform"],
-        handle=d["handle"],
-        reason=d["reason"],
-        triggered_at=datetime.fromisoformat(d["triggered_at"]),
-        due_at=datetime.fromisoformat(d["due_at"]),
-    )
 
 
 def acta_of(row: Handover, pending: tuple[Obligation, ...] | None = None) -> HandoverActa:

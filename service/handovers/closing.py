@@ -12,11 +12,11 @@ from typing import Any
 
 import msgspec
 
-from service.audit.log import Entry, append, head
+from service.audit.log import Entry
 from service.db.models import Handover
-from service.documents.content import to_jsonable
+from service.documents.content import AuditHead, Obligation, to_jsonable
 from service.documents.formats import canonical_sha256
-from service.documents.queries import open_obligations
+from service.documents.repository import DocumentRepository
 from service.errors import Conflict, InvalidInput, NotFound
 from service.handovers.repository import HandoverRepository
 from service.handovers.schemas import HandoverOut, HandoverPatch
@@ -25,8 +25,8 @@ from service.principal import Caller
 from service.runtime import Runtime
 
 
-async def _locked_open(session: Any, handover_id: str) -> Handover:
-    row = await HandoverRepository(session).get(handover_id, lock=True)
+async def _locked_open(repo: HandoverRepository, handover_id: str) -> Handover:
+    row = await repo.get(handover_id, lock=True)
     if row is None:
         raise NotFound(f"No handover with id {handover_id}")
     if row.closed_at is not None:
@@ -40,22 +40,19 @@ async def edit(rt: Runtime, caller: Caller, handover_id: str, patch: HandoverPat
     if "witnesses" in changes and len(changes["witnesses"]) < 2:
         raise InvalidInput("An acta needs at least two witnesses", field="witnesses")
     try:
-        async with rt.transaction() as session:
-            row = await _locked_open(session, handover_id)
+        async with rt.unit_of_work(caller) as uow:
+            row = await _locked_open(HandoverRepository(uow), handover_id)
             record = dict(row.record)
             for key, value in changes.items():
                 record[key] = witnesses(value) if key == "witnesses" else msgspec.to_builtins(value)
             row.record = record
-            await append(
-                session,
-                caller,
+            uow.record(
                 Entry(
                     "handover.changed",
                     "ok",
                     subject=f"handover:{row.id}",
                     details={"folio": row.folio, "fields": sorted(changes)},
-                ),
-                rt.clock,
+                )
             )
     except Conflict:
         await rt.record(
@@ -66,32 +63,35 @@ async def edit(rt: Runtime, caller: Caller, handover_id: str, patch: HandoverPat
     return handover_out(row)
 
 
+def _closed_record(
+    row: Handover, now: datetime, audit_head: AuditHead, pending: list[Obligation]
+) -> dict[str, Any]:
+    """The record with its end (in the start's offset), audit head and pending matters."""
+    started = datetime.fromisoformat(row.record["started_at"])
+    return {
+        **row.record,
+        "ended_at": now.astimezone(started.tzinfo).isoformat(),
+        "audit_head": {"seq": audit_head.seq, "hash": audit_head.hash},
+        "pending": to_jsonable(sorted(pending, key=lambda o: (o.due_at, o.id))),
+    }
+
+
 async def close(rt: Runtime, caller: Caller, handover_id: str) -> HandoverOut:
     """Stamp the end, freeze pending matters and the audit head, hash the record."""
     try:
-        async with rt.transaction() as session:
-            row = await _locked_open(session, handover_id)
-            seq, chain_hash = await head(session)
-            started = datetime.fromisoformat(row.record["started_at"])
-            now = rt.clock.now()
-            pending = await open_obligations(session, row.record["account_ids"])
-            record = {
-                **row.record,
-                "ended_at": now.astimezone(started.tzinfo).isoformat(),
-                "audit_head": {"seq": seq, "hash": chain_hash},
-                "pending": to_jsonable(
-                    sorted(
-                        (o for obs in pending.values() for o in obs), key=lambda o: (o.due_at, o.id)
-                    )
-                ),
-            }
+        async with rt.unit_of_work(caller) as uow:
+            row = await _locked_open(HandoverRepository(uow), handover_id)
+            documents = DocumentRepository(uow)
+            grouped = await documents.open_obligations(row.record["account_ids"])
+            # Last: the chain stays locked from this read until handover.closed is appended.
+            audit_head = await documents.chain_head()
+            now = uow.now()
+            record = _closed_record(row, now, audit_head, [o for v in grouped.values() for o in v])
             row.record = record
             row.closed_at = now
-            row.closing_head_seq, row.closing_head_hash = seq, chain_hash
+            row.closing_head_seq, row.closing_head_hash = audit_head.seq, audit_head.hash
             row.closed_sha256 = canonical_sha256({"record": record, "annex": row.annex})
-            await append(
-                session,
-                caller,
+            uow.record(
                 Entry(
                     "handover.closed",
                     "ok",
@@ -99,11 +99,10 @@ async def close(rt: Runtime, caller: Caller, handover_id: str) -> HandoverOut:
                     details={
                         "folio": row.folio,
                         "closed_sha256": row.closed_sha256,
-                        "audit_head_seq": seq,
+                        "audit_head_seq": audit_head.seq,
                         "pending": len(record["pending"]),
                     },
-                ),
-                rt.clock,
+                )
             )
     except Conflict:
         await rt.record(

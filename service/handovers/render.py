@@ -8,7 +8,7 @@ from typing import Any
 from service.audit.log import Entry
 from service.documents.acta import acta_to_json, build_acta
 from service.documents.formats import Format, Rendered, render
-from service.documents.queries import open_obligations
+from service.documents.repository import DocumentRepository
 from service.errors import NotFound
 from service.handovers.annex import acta_of
 from service.handovers.repository import HandoverRepository
@@ -18,13 +18,13 @@ from service.runtime import Runtime
 
 async def render_acta(rt: Runtime, caller: Caller, handover_id: str, fmt: Format) -> Rendered:
     """The acta in ``fmt``; an open acta shows pending matters as they stand now."""
-    async with rt.sessions() as session:
-        row = await HandoverRepository(session).get(handover_id)
+    async with rt.reader() as r:
+        row = await HandoverRepository(r).get(handover_id)
         if row is None:
             raise NotFound(f"No handover with id {handover_id}")
         live = None
         if row.closed_at is None:
-            grouped = await open_obligations(session, row.record["account_ids"])
+            grouped = await DocumentRepository(r).open_obligations(row.record["account_ids"])
             live = tuple(o for obs in grouped.values() for o in obs)
     acta = acta_of(row, live)
     data: dict[str, Any] = {

@@ -1,30 +1,34 @@
-"""Entrega-recepción: create (custody moves, obligations open, annex freezes), list, read.
+"""Entrega-recepción: create (custody moves, obligations open, annex freezes), list.
 
 Corrections and closing are in ``service.handovers.closing``; moving the
-assignments is in ``service.handovers.transfer``.
+assignments is in ``service.handovers.transfer``; rendering the acta is in
+``service.handovers.render``.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any, NoReturn
 
-from service.audit.log import Entry, append
+from service.audit.log import Entry
 from service.clock import past_instant_problem
-from service.db.models import Handover
+from service.db.models import Account, Handover
+from service.db.models import Gestor as GestorRow
 from service.documents.acta import annex_sha256, annex_to_json
-from service.documents.queries import live_accounts
-from service.documents.usecases import in_custody
+from service.documents.content import AnnexRow
+from service.documents.facts import in_custody
+from service.documents.repository import DocumentRepository
+from service.domain.events import ObligationRef, RotationTriggered
 from service.domain.triggers import Trigger
-from service.errors import Conflict, DomainError, InvalidInput, NotFound
+from service.errors import Conflict, DomainError, InvalidInput
 from service.handovers.annex import build_annex, gestores_before
 from service.handovers.repository import HandoverRepository
 from service.handovers.schemas import HandoverIn, HandoverOut
 from service.handovers.transfer import transfer_custody
 from service.principal import Caller
-from service.rotations import triggers
-from service.rotations.obligations import as_utc, opt_utc
 from service.runtime import Runtime
+from service.uow import UnitOfWork
 
 
 async def _refuse(rt: Runtime, caller: Caller, error: DomainError, why: str, area: str) -> NoReturn:
@@ -68,100 +72,127 @@ async def create(rt: Runtime, caller: Caller, data: HandoverIn) -> HandoverOut:
     return handover_out(row)
 
 
+async def _incoming(repo: HandoverRepository, data: HandoverIn) -> GestorRow:
+    """Lock both gestors' rows (by id); the incoming one must exist and not have departed."""
+    outgoing_id = data.outgoing.gestor_id
+    wanted = [data.incoming.gestor_id, *([outgoing_id] if outgoing_id is not None else [])]
+    gestores = await repo.lock_gestores(wanted)
+    incoming = gestores.get(data.incoming.gestor_id)
+    if incoming is None:
+        raise InvalidInput("incoming.gestor_id names no gestor", field="incoming.gestor_id")
+    if incoming.departed_at is not None:
+        raise Conflict("The incoming gestor has departed and cannot receive custody")
+    if outgoing_id is not None and outgoing_id not in gestores:
+        raise InvalidInput("outgoing.gestor_id names no gestor", field="outgoing.gestor_id")
+    return incoming
+
+
+async def _rotations(uow: UnitOfWork, handover_id: str, ids: list[str]) -> list[str]:
+    """Open (or merge) each account's obligation; a handed-back account gets none."""
+    obligation_ids = []
+    for account_id in ids:
+        answers = await uow.publish(RotationTriggered(account_id, Trigger.handover(handover_id)))
+        obligation_ids += [a.id for a in answers if isinstance(a, ObligationRef)]
+    return obligation_ids
+
+
 async def _create(rt: Runtime, caller: Caller, data: HandoverIn) -> Handover:
-    now = rt.clock.now()
     handover_id = str(uuid.uuid4())
-    oic = data.oic_representative
-    assert oic is not None  # checked by _validate
-    async with rt.transaction() as session:
-        repo = HandoverRepository(session)
-        incoming = await repo.gestor(data.incoming.gestor_id)
-        if incoming is None:
-            raise InvalidInput("incoming.gestor_id names no gestor", field="incoming.gestor_id")
-        if incoming.departed_at is not None:
-            raise Conflict("The incoming gestor has departed and cannot receive custody")
-        outgoing_id = data.outgoing.gestor_id
-        if outgoing_id is not None and await repo.gestor(outgoing_id) is None:
-            raise InvalidInput("outgoing.gestor_id names no gestor", field="outgoing.gestor_id")
-        accounts = [a for a in await live_accounts(session, data.area) if in_custody(a, rt)]
+    async with rt.unit_of_work(caller) as uow:
+        now = uow.now()
+        repo, documents = HandoverRepository(uow), DocumentRepository(uow)
+        # Row locks in the canonical order: the área's accounts, then the gestors.
+        live = await repo.lock_live_accounts(data.area)
+        incoming = await _incoming(repo, data)
+        accounts = [a for a in live if in_custody(a, now)]
         if not accounts:
             raise InvalidInput(
                 f"The área {data.area!r} has no accounts in custody to hand over", field="area"
             )
         ids = [a.id for a in accounts]
-        since = opt_utc(await repo.previous_start(data.area))
-        gestores = await gestores_before(session, ids)
-        ended = await transfer_custody(
-            rt, caller, session, repo, handover_id, ids, incoming.id, outgoing_id
-        )
-        obligation_ids = []
-        for account_id in ids:
-            obligation = await triggers.fire(
-                session,
-                caller,
-                rt.clock,
-                rt.settings,
-                account_id=account_id,
-                trigger=Trigger.handover(handover_id),
-            )
-            if obligation is not None:  # None: handed back (Décima novena)
-                obligation_ids.append(obligation.id)
+        outgoing_id = data.outgoing.gestor_id
+        since = await repo.previous_start(data.area)
+        gestores = await gestores_before(documents, ids)
+        ended = await transfer_custody(uow, repo, handover_id, ids, incoming.id, outgoing_id)
+        obligation_ids = await _rotations(uow, handover_id, ids)
         annex = await build_annex(
-            session,
-            accounts,
-            gestores,
-            since=since,
-            until=now,
-            outgoing_gestor_id=outgoing_id,
-        )
-        record: dict[str, Any] = {
-            "sujeto_obligado": rt.settings.sujeto_obligado,
-            "place": data.place,
-            "reason": data.reason,
-            "started_at": data.started_at.isoformat(),
-            "outgoing": {"name": data.outgoing.name, "cargo": data.outgoing.cargo},
-            "outgoing_gestor_id": outgoing_id,
-            "incoming": {"name": data.incoming.name, "cargo": data.incoming.cargo},
-            "incoming_identity": f"gestor:{incoming.id}",
-            "oic_representative": {"name": oic.name, "cargo": oic.cargo, "oficio": oic.oficio},
-            "witnesses": witnesses(data.witnesses),
-            "account_ids": ids,
-            "obligation_ids": obligation_ids,
-            "ended_assignments": len(ended),
-            "period_since": since.isoformat() if since else None,
-        }
-        row = Handover(
-            id=handover_id,
-            folio=await repo.next_folio(now.year),
-            area=data.area,
-            record=record,
-            annex=annex_to_json(annex),
-            annex_sha256=annex_sha256(annex),
-            started_at=data.started_at,
-            created_at=now,
-            created_by=caller.actor,
-        )
-        session.add(row)
-        await session.flush()
-        await append(
-            session,
-            caller,
-            Entry(
-                "handover.created",
-                "ok",
-                subject=f"handover:{handover_id}",
-                details={
-                    "folio": row.folio,
-                    "area": data.area,
-                    "accounts": len(ids),
-                    "annex_sha256": row.annex_sha256,
-                    "incoming": f"gestor:{incoming.id}",
-                    "outgoing": f"gestor:{outgoing_id}" if outgoing_id else None,
-                },
-            ),
-            rt.clock,
-        )
+            repo, documents, accounts, gestores,
+            since=since, until=now, outgoing_gestor_id=outgoing_id,
+        )  # fmt: skip
+        record = _record(rt, data, accounts, obligation_ids, len(ended), since)
+        # Folios count the year's handovers: one writer at a time from the count to commit.
+        await uow.serialize("handover_folio")
+        row = _row(handover_id, await repo.next_folio(now.year), data, record, annex, now, caller)
+        await repo.add(row)
+        uow.record(_created(row, incoming.id, outgoing_id))
     return row
+
+
+def _record(
+    rt: Runtime,
+    data: HandoverIn,
+    accounts: list[Account],
+    obligation_ids: list[str],
+    ended: int,
+    since: datetime | None,
+) -> dict[str, Any]:
+    """The acta's record as stored (JSON): parties, accounts and what the handover did."""
+    oic = data.oic_representative
+    assert oic is not None  # checked by _validate
+    return {
+        "sujeto_obligado": rt.settings.sujeto_obligado,
+        "place": data.place,
+        "reason": data.reason,
+        "started_at": data.started_at.isoformat(),
+        "outgoing": {"name": data.outgoing.name, "cargo": data.outgoing.cargo},
+        "outgoing_gestor_id": data.outgoing.gestor_id,
+        "incoming": {"name": data.incoming.name, "cargo": data.incoming.cargo},
+        "incoming_identity": f"gestor:{data.incoming.gestor_id}",
+        "oic_representative": {"name": oic.name, "cargo": oic.cargo, "oficio": oic.oficio},
+        "witnesses": witnesses(data.witnesses),
+        "account_ids": [a.id for a in accounts],
+        "obligation_ids": obligation_ids,
+        "ended_assignments": ended,
+        "period_since": since.isoformat() if since else None,
+    }
+
+
+def _row(
+    handover_id: str,
+    folio: str,
+    data: HandoverIn,
+    record: dict[str, Any],
+    annex: tuple[AnnexRow, ...],
+    now: datetime,
+    caller: Caller,
+) -> Handover:
+    return Handover(
+        id=handover_id,
+        folio=folio,
+        area=data.area,
+        record=record,
+        annex=annex_to_json(annex),
+        annex_sha256=annex_sha256(annex),
+        started_at=data.started_at,
+        created_at=now,
+        created_by=caller.actor,
+    )
+
+
+def _created(row: Handover, incoming_id: str, outgoing_id: str | None) -> Entry:
+    return Entry(
+        "handover.created",
+        "ok",
+        subject=f"handover:{row.id}",
+        details={
+            "folio": row.folio,
+            "area": row.area,
+            "accounts": len(row.annex),
+            "annex_sha256": row.annex_sha256,
+            "incoming": f"gestor:{incoming_id}",
+            "outgoing": f"gestor:{outgoing_id}" if outgoing_id else None,
+        },
+    )
 
 
 def handover_out(row: Handover) -> HandoverOut:
@@ -174,7 +205,7 @@ def handover_out(row: Handover) -> HandoverOut:
         status="closed" if row.closed_at else "open",
         started_at=record["started_at"],
         ended_at=record.get("ended_at"),
-        created_at=as_utc(row.created_at).isoformat(),
+        created_at=row.created_at.isoformat(),
         created_by=row.created_by,
         accounts=len(row.annex),
         incoming_identity=record["incoming_identity"],
@@ -187,14 +218,6 @@ def handover_out(row: Handover) -> HandoverOut:
 
 
 async def list_handovers(rt: Runtime, area: str | None, limit: int) -> list[HandoverOut]:
-    async with rt.sessions() as session:
-        rows = await HandoverRepository(session).list_all(area, limit)
+    async with rt.reader() as r:
+        rows = await HandoverRepository(r).list_all(area, limit)
     return [handover_out(r) for r in rows]
-
-
-async def get(rt: Runtime, handover_id: str) -> Handover:
-    async with rt.sessions() as session:
-        row = await HandoverRepository(session).get(handover_id)
-    if row is None:
-        raise NotFound(f"No handover with id {handover_id}")
-    return row

@@ -6,7 +6,7 @@ import csv
 import io
 
 from service.demo.sample import sample_directory
-from service.documents.directory import (
+from service.directory.document import (
     HEADER,
     directory_csv,
     directory_to_json,

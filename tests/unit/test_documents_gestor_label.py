@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from service.demo.sample import sample_acta, sample_directory
+from service.directory.document import directory_csv
 from service.documents.acta import build_acta
 from service.documents.content import Gestor
-from service.documents.directory import directory_csv
 from service.documents.layout import gestor_label
 from service.documents.markdown import render_markdown
 

@@ -13,9 +13,9 @@ import pypdf
 import pytest
 
 from service.demo.sample import sample_acta, sample_directory, sample_protocol
+from service.directory.document import directory_csv, directory_to_json
 from service.documents import content
 from service.documents.acta import acta_to_json, build_acta
-from service.documents.directory import directory_csv, directory_to_json
 from service.documents.markdown import render_markdown
 from service.documents.pdf import render_pdf
 from service.documents.protocol import build_protocol, protocol_to_json
