@@ -49,7 +49,11 @@ async def depart(
     at = now if effective_at is None else min(effective_at, now)
     async with rt.unit_of_work(caller) as uow:
         repo = DepartureRepository(uow)
-        # The gestor row first: a second departure, or a checkout grant, waits for it.
+        # Canonical lock order: the gestor's accounts (shared, by id), then the gestor
+        # row, on which a second departure or a checkout grant waits. A handover or an
+        # incident locks accounts before people too, so none of them can deadlock.
+        accounts = sorted({a.account_id for a in await repo.assignments(gestor_id)})
+        await repo.share_lock_accounts(accounts)
         gestor = await repo.gestor(gestor_id, lock=True)
         if gestor is None:
             raise NotFound(f"No gestor with id {gestor_id}")
@@ -64,8 +68,8 @@ async def depart(
 async def _end_access(uow: UnitOfWork, gestor: Gestor, at: datetime, reason: str) -> None:
     """Revoke tokens, end assignments, close checkouts, owe rotations; store the case file."""
     repo = DepartureRepository(uow)
+    # Re-read under the gestor's lock: an assignment made meanwhile counts too.
     accounts = sorted({a.account_id for a in await repo.assignments(gestor.id)})
-    await repo.share_lock_accounts(accounts)
     revoked = await TokenRepository(uow).revoke_for_gestor(gestor.id, at)
     ended = await repo.end_assignments(gestor.id, at)
     answers = await uow.publish(AccessEnded("gestor_departure", gestor_id=gestor.id))
