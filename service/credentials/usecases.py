@@ -17,19 +17,16 @@ by someone else meanwhile replaces the recovered record with its own facts.
 The current version is read from KV metadata, never the secret: the service does
 not pull a password out of Vault outside a checkout (``custodia audit reconcile``
 would rightly report that). "Same password again" is decided on keyed
-fingerprints instead: transit HMAC with the non-exportable ``custodia-fingerprint``
-key, kept per version under ``fingerprints/<account>`` in KV and written right
-after the version itself. A version without a fingerprint (written before
-fingerprints existed, or whose fingerprint write was lost) cannot be compared:
-the write is accepted, its audit event says ``fingerprint_missing: true``, and it
-is not evidence of a new password, so it is not a rotation and satisfies no
-rotation obligation. The next write then has a fingerprint to compare with.
+fingerprints instead (``service.credentials.secrets``). A version without a
+fingerprint (written before fingerprints existed, or whose fingerprint write was
+lost) cannot be compared: the write is accepted, its audit event says
+``fingerprint_missing: true``, and it is not evidence of a new password, so it
+is not a rotation and satisfies no rotation obligation. The next write then has
+a fingerprint to compare with.
 """
 
 from __future__ import annotations
 
-import hmac
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -45,13 +42,12 @@ from service.credentials import intents
 from service.credentials.handback import ensure_not_handed_back
 from service.credentials.recovery import recover_account
 from service.credentials.schemas import CredentialIn
+from service.credentials.secrets import keep_fingerprint, same_password, secret_of
 from service.credentials.versions import list_versions as list_versions  # the controller's
 from service.db.models import Account, CredentialVersion
 from service.domain.accounts import ensure_may_hold_credential
-from service.domain.contact import validate_email, validate_phone
 from service.domain.masking import mask_email, mask_phone
 from service.domain.rotation import counts_as_rotation
-from service.domain.totp import validate_seed
 from service.errors import (
     Conflict,
     CredentialNotRecorded,
@@ -65,32 +61,12 @@ from service.errors import (
 from service.principal import Caller
 from service.rotations import hooks
 from service.runtime import Runtime
-from service.vault.client import SecretVersion, Vault
+from service.vault.client import SecretVersion
 
 log = structlog.get_logger("custodia.credentials")
 
 # Runs inside the SQL transaction that records the version (check-in closes its checkout).
 AlsoInTransaction = Callable[[AsyncSession, SecretVersion], Awaitable[None]]
-
-
-def secret_of(cred: CredentialIn) -> dict[str, Any]:
-    """The validated, normalised secret as stored in Vault. Errors never quote values."""
-    if not cred.username.strip() or not cred.password.strip():
-        raise InvalidInput("username and password must not be blank", field="password")
-    secret: dict[str, Any] = {"username": cred.username.strip(), "password": cred.password}
-    if cred.recovery_email is not None:
-        secret["recovery_email"] = validate_email(cred.recovery_email, "recovery_email")
-    if cred.recovery_phone is not None:
-        secret["recovery_phone"] = validate_phone(cred.recovery_phone, "recovery_phone")
-    if cred.totp_secret is not None:
-        secret["totp_secret"] = validate_seed(cred.totp_secret)
-    if cred.backup_codes is not None:
-        if any(not c.strip() for c in cred.backup_codes):
-            raise InvalidInput("backup_codes must not contain blank codes", field="backup_codes")
-        secret["backup_codes"] = [c.strip() for c in cred.backup_codes]
-    if cred.notes is not None:
-        secret["notes"] = cred.notes
-    return secret
 
 
 async def _authorised_checkout(rt: Runtime, caller: Caller, account: Account) -> str | None:
@@ -140,7 +116,7 @@ async def write_credential(
     if current:
         known = (await rt.vault.read_fingerprints(account_id)).get(current)
         if known is not None:
-            differs = not await _same_password(rt.vault, secret["password"], fp, known)
+            differs = not await same_password(rt.vault, secret["password"], fp, known)
             if not differs:
                 raise InvalidInput(
                     "password must differ from the current version's password",
@@ -174,7 +150,7 @@ async def write_credential(
     except (VaultUnavailable, VaultDenied) as exc:
         await intents.vault_failed(rt, caller, account_id, intent_seq, exc)
         raise
-    recorded = await _keep_fingerprint(rt, account_id, version.version, fp)
+    recorded = await keep_fingerprint(rt.vault, account_id, version.version, fp)
     try:
         async with rt.transaction() as session:
             await _record(
@@ -210,26 +186,6 @@ async def write_credential(
             version=version.version,
         ) from None
     return version
-
-
-async def _same_password(vault: Vault, password: str, fp: str, known: str) -> bool:
-    """Compare fingerprints made with the same key version (the key may have rotated)."""
-    known_key = re.match(r"vault:v(\d+):", known)
-    if known_key is not None and not fp.startswith(known_key.group(0)):
-        fp = await vault.fingerprint(password, key_version=int(known_key.group(1)))
-    return hmac.compare_digest(fp.encode(), known.encode())
-
-
-async def _keep_fingerprint(rt: Runtime, account_id: str, version: int, fp: str) -> bool:
-    """Record the new version's fingerprint; a failure costs only the next comparison."""
-    try:
-        await rt.vault.write_fingerprint(account_id, version, fp)
-    except (VaultUnavailable, VaultDenied, VaultConflict) as exc:
-        # The version is already in Vault and must reach SQL; the next write will
-        # see no fingerprint for it and say so in its audit event.
-        log.warning("fingerprint_not_recorded", account_id=account_id, error=type(exc).__name__)
-        return False
-    return True
 
 
 async def _record(
