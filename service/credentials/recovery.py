@@ -30,7 +30,12 @@ from service.credentials.repository import CredentialRepository
 from service.db.models import Account, CredentialVersion
 from service.domain.events import CheckoutAsked, CheckoutFacts, CredentialWritten
 from service.domain.rotation import counts_as_rotation
-from service.domain.write_intents import RECOVERED, rotation_evidence, writer_intent
+from service.domain.write_intents import (
+    RECOVERED,
+    CredentialEvent,
+    rotation_evidence,
+    writer_intent,
+)
 from service.errors import VaultDenied, VaultUnavailable
 from service.principal import SYSTEM, Caller
 from service.runtime import Runtime
@@ -97,21 +102,7 @@ async def _record_missing(
             evidence = rotation_evidence(
                 number, intent is not None, fingerprints.get(number), fingerprints.get(number - 1)
             )
-            row = CredentialVersion(
-                account_id=account_id,
-                version=number,
-                created_time=in_vault[number].created_time,
-                written_by=UNKNOWN,
-                written_by_role=UNKNOWN,
-                reason=_reason(None),
-                checkout_id=None,
-                is_rotation=evidence == "rotation",
-            )
-            if intent is not None:
-                row.written_by = intent.actor or "system"
-                row.written_by_role = intent.actor_role or "system"
-                row.reason = _reason(intent.reason)
-                row.checkout_id = intent.details.get("checkout_id")
+            row = _row(account_id, in_vault[number], intent, is_rotation=evidence == "rotation")
             # As a live write: a leaver's version, or one written after its checkout
             # closed, is history but satisfies no rotation (rotations' CredentialWritten).
             writer, ended = await _writer_access(uow, row, in_vault[number])
@@ -151,6 +142,28 @@ async def _record_missing(
     for item in out:
         log.warning("credential_version_recovered", account_id=account_id, version=item.version)
     return out
+
+
+def _row(
+    account_id: str, version: SecretVersion, intent: CredentialEvent | None, *, is_rotation: bool
+) -> CredentialVersion:
+    """The version's record, its writer named by the intent (``unknown`` without one)."""
+    row = CredentialVersion(
+        account_id=account_id,
+        version=version.version,
+        created_time=version.created_time,
+        written_by=UNKNOWN,
+        written_by_role=UNKNOWN,
+        reason=_reason(None),
+        checkout_id=None,
+        is_rotation=is_rotation,
+    )
+    if intent is not None:
+        row.written_by = intent.actor or "system"
+        row.written_by_role = intent.actor_role or "system"
+        row.reason = _reason(intent.reason)
+        row.checkout_id = intent.details.get("checkout_id")
+    return row
 
 
 async def _writer_access(
