@@ -171,11 +171,12 @@ async def _writer_access(
 ) -> tuple[str | None, bool]:
     """The gestor who wrote it through a checkout, and whether that checkout had closed first.
 
-    The checkout is locked after the account, as a live write locks them.
+    Not locked: a close that commits meanwhile is later than the version, so it
+    cannot change the answer.
     """
     if row.checkout_id is None or row.written_by_role != "gestor":
         return None, False
-    answers = await uow.publish(CheckoutAsked(checkout_id=row.checkout_id, lock=True))
+    answers = await uow.publish(CheckoutAsked(checkout_id=row.checkout_id))
     checkout = next((a for a in answers if isinstance(a, CheckoutFacts)), None)
     if checkout is None:
         return None, False
