@@ -1,6 +1,6 @@
 """Write intents and recovery: a version Vault accepted is never left unrecorded or unaudited.
 
-Failures are injected through the app's own runtime object (its transaction and
+Failures are injected through the app's own runtime object (its unit of work and
 its Vault facade), never by patching import paths; Vault and the databases are real.
 """
 
@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.clock import FrozenClock, SystemClock, rfc3339
-from service.credentials import intents
 from service.credentials.recovery import GRACE, recover_account, recovery_round
+from service.credentials.repository import CredentialRepository
 from service.errors import VaultUnavailable
+from service.principal import Caller
 from service.runtime import Runtime
+from service.uow import UnitOfWork
 from service.vault.client import SecretVersion
 from tests.conftest import AppFactory, Client, bearer, runtime_of
 from tests.custody_helpers import create_account, events, head_seq
@@ -41,9 +42,9 @@ class DatabaseDrops:
     def __init__(self, rt: Runtime, monkeypatch: pytest.MonkeyPatch, *, after_vault_write: bool):
         self.armed = not after_vault_write
         self.dropped = 0
-        self._transaction = rt.transaction
+        self._unit_of_work = rt.unit_of_work
         self._write = rt.vault.write_credential
-        monkeypatch.setattr(rt, "transaction", self.transaction)
+        monkeypatch.setattr(rt, "unit_of_work", self.unit_of_work)
         if after_vault_write:
             monkeypatch.setattr(rt.vault, "write_credential", self.write_credential)
 
@@ -53,12 +54,12 @@ class DatabaseDrops:
         return version
 
     @asynccontextmanager
-    async def transaction(self, **kwargs: Any) -> AsyncIterator[AsyncSession]:
+    async def unit_of_work(self, caller: Caller) -> AsyncIterator[UnitOfWork]:
         fail, self.armed = self.armed, False
-        async with self._transaction(**kwargs) as session:
-            yield session
+        async with self._unit_of_work(caller) as uow:
+            yield uow
             if fail:
-                await session.flush()  # the statements reached the database...
+                await uow.flush()  # the statements reached the database...
                 self.dropped += 1
                 # ...and the connection died before COMMIT: everything rolls back.
                 raise OperationalError("COMMIT", None, ConnectionResetError("connection reset"))
@@ -227,9 +228,9 @@ async def test_recovery_round_takes_open_intents_after_the_grace(
 
     async def open_intents() -> list[str]:
         now = clock.now()
-        async with rt.sessions() as session:
-            return await intents.accounts_with_open_intents(
-                session, rfc3339(now - timedelta(days=1)), rfc3339(now - GRACE)
+        async with rt.reader() as reader:
+            return await CredentialRepository(reader).accounts_with_open_intents(
+                rfc3339(now - timedelta(days=1)), rfc3339(now - GRACE)
             )
 
     # A write may still be between Vault and its commit: the round leaves it alone for a while.

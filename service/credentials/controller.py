@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import msgspec
 from litestar import Controller, get, post, put
 from litestar.params import FromPath, JSONBody
 
@@ -48,5 +47,4 @@ class CredentialController(Controller):
         responses=errors(404, 409, 503),
     )
     async def hand_back(self, rt: Rt, caller: CallerDep, account_id: FromPath[str]) -> HandBackOut:
-        view = await handback.hand_back(rt, caller, account_id)
-        return msgspec.convert(view, HandBackOut)
+        return await handback.hand_back(rt, caller, account_id)

@@ -21,14 +21,15 @@ only after re-reading, under that lock, that it is still owed.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import structlog
 
 from service.accounts.usecases import profile_of_row
-from service.audit.log import Entry, append
+from service.audit.log import Entry
 from service.checkouts.expiry import close_expired
-from service.credentials import handback_queries as queries
+from service.credentials.repository import CredentialRepository
+from service.credentials.schemas import HandBackOut
 from service.db.models import Account
 from service.domain.custody import (
     DESTROYED,
@@ -40,11 +41,16 @@ from service.domain.custody import (
     leaving_custody,
     left_without_credential,
 )
+from service.domain.events import (
+    AccessEnded,
+    CheckoutsClosed,
+    CredentialLeftCustody,
+    ObligationWithdrawn,
+)
 from service.errors import Conflict, NotFound, VaultDenied, VaultUnavailable
 from service.principal import SYSTEM, Caller
-from service.rotations import hooks
-from service.rotations.access import force_close_checkouts
 from service.runtime import Runtime
+from service.uow import UnitOfWork
 
 log = structlog.get_logger("custodia.credentials")
 
@@ -54,7 +60,7 @@ CLOSE_REASON = "left_custody"
 Left = Literal["missing", "empty", "may_hold", "handed_back"]
 
 
-async def hand_back(rt: Runtime, caller: Caller, account_id: str) -> dict[str, Any]:
+async def hand_back(rt: Runtime, caller: Caller, account_id: str) -> HandBackOut:
     """Endpoint: hand the credential back now, or answer the hand-back already recorded."""
     left = await leave_custody(rt, caller, account_id)
     if left == "missing":
@@ -88,34 +94,30 @@ async def leave_custody(
     rt: Runtime, caller: Caller, account_id: str, *, skip_locked: bool = False
 ) -> Left:
     """The SQL half, in one transaction: checkouts closed, no current credential, one event."""
-    now = rt.clock.now()
-    async with rt.transaction() as session:
-        # The chain lock first (rt.transaction), then the account row, as every writer does.
-        account = await queries.locked_account(session, account_id, skip_locked=skip_locked)
+    async with rt.unit_of_work(caller) as uow:
+        # The account row first, for update: rotations share-lock it before opening an
+        # obligation, so a trigger either committed before this or waits for its end.
+        repo = CredentialRepository(uow)
+        account = await repo.locked_account(account_id, skip_locked=skip_locked)
         if account is None:
             return "missing"
-        why = leave_reason(profile_of_row(account), now)
+        why = leave_reason(profile_of_row(account), uow.now())
         if account.credential_version is None:
             if why is not None:
                 # Nothing to hand back, but no version can be written: an owed rotation goes.
-                await hooks.account_left_custody(session, caller, rt.clock, account_id=account_id)
+                await uow.publish(CredentialLeftCustody(account_id))
             return "empty"
         if why is None:
             return "may_hold"
-        # A checkout that expired ended then, not now: closed as expired first.
-        await close_expired(session, rt.clock, now, account_id)
-        closed = await force_close_checkouts(
-            session, caller, rt.clock, close_reason=CLOSE_REASON, account_ids=[account_id]
-        )
+        await _close_expired(uow, account_id)
+        ended = await uow.publish(AccessEnded(close_reason=CLOSE_REASON, account_ids=(account_id,)))
+        closed = [i for a in ended if isinstance(a, CheckoutsClosed) for i in a.ids]
         # No new version can be written from here on: an owed rotation is withdrawn.
-        withdrawn = await hooks.account_left_custody(
-            session, caller, rt.clock, account_id=account_id
-        )
+        answers = await uow.publish(CredentialLeftCustody(account_id))
+        withdrawn = next((a for a in answers if isinstance(a, ObligationWithdrawn)), None)
         last = account.credential_version
-        _forget_current_credential(account, rt)
-        await append(
-            session,
-            caller,
+        _forget_current_credential(account, uow)
+        uow.record(
             Entry(
                 HANDED_BACK,
                 "ok",
@@ -124,32 +126,41 @@ async def leave_custody(
                 reason=why,
                 details={
                     "last_version": last,
-                    "versions_kept": await queries.versions_kept(session, account_id),
+                    "versions_kept": await repo.count_versions(account_id),
                     "checkouts_closed": closed,
-                    "obligation_withdrawn": None if withdrawn is None else withdrawn.id,
+                    "obligation_withdrawn": None if withdrawn is None else withdrawn.obligation.id,
                     "term_ends_on": _iso(account),
                     "managed_by_area": account.managed_by_area,
                     "kind": account.kind,
                     "numerals": list(NUMERALS),
                 },
-            ),
-            rt.clock,
+            )
         )
     return "handed_back"
+
+
+async def _close_expired(uow: UnitOfWork, account_id: str) -> None:
+    """A checkout that expired ended then, not now: it closes as expired first.
+
+    Still checkouts' legacy function: AccessEnded cannot yet ask for it (see the
+    report of issue 11). It appends its event at once, before this transaction's
+    buffered ones, which keeps the chain's order.
+    """
+    await close_expired(uow.session, uow.clock, uow.now(), account_id)
 
 
 def _iso(account: Account) -> str | None:
     return None if account.term_ends_on is None else account.term_ends_on.isoformat()
 
 
-def _forget_current_credential(account: Account, rt: Runtime) -> None:
+def _forget_current_credential(account: Account, uow: UnitOfWork) -> None:
     """No current version: facts about it go too (the max-age scan skips no created_time)."""
     account.credential_version = None
     account.credential_created_time = None
     account.two_factor_method = None
     account.recovery_email_masked = None
     account.recovery_phone_masked = None
-    account.updated_at = rt.clock.now()
+    account.updated_at = uow.now()
 
 
 async def destroy(rt: Runtime, caller: Caller, account_id: str) -> None:
@@ -168,15 +179,14 @@ async def destroy(rt: Runtime, caller: Caller, account_id: str) -> None:
             ),
         )
         raise
-    async with rt.transaction() as session:
+    async with rt.unit_of_work(caller) as uow:
         # Replicas that both destroyed (idempotent in Vault) queue here; one records it.
-        await queries.locked_account(session, account_id)
-        state = latest_hand_back(await queries.custody_events(session, account_id))
+        repo = CredentialRepository(uow)
+        await repo.locked_account(account_id)
+        state = latest_hand_back(await repo.custody_events(account_id))
         if state is None or not state.destroy_pending:
             return
-        await append(
-            session,
-            caller,
+        uow.record(
             Entry(
                 DESTROYED,
                 "ok",
@@ -186,8 +196,7 @@ async def destroy(rt: Runtime, caller: Caller, account_id: str) -> None:
                     "handed_back_seq": state.handed_back.seq,
                     "last_version": state.handed_back.details.get("last_version"),
                 },
-            ),
-            rt.clock,
+            )
         )
 
 
@@ -207,8 +216,8 @@ async def hand_back_round(rt: Runtime) -> float:
     An account that left custody with no credential has nothing to hand back; a
     rotation it owes is withdrawn all the same.
     """
-    async with rt.sessions() as session:
-        pending = await queries.pending_destroys(session)
+    async with rt.reader() as reader:
+        pending = await CredentialRepository(reader).pending_destroys()
     vault_up = True
     for account_id in pending:
         # Vault down for one account is down for all: one attempt per round.
@@ -216,9 +225,10 @@ async def hand_back_round(rt: Runtime) -> float:
         if not vault_up:
             break
     now = rt.clock.now()
-    async with rt.sessions() as session:
-        due = leaving_custody(await queries.holding(session), now)
-        owing = left_without_credential(await queries.owing_without_credential(session), now)
+    async with rt.reader() as reader:
+        repo = CredentialRepository(reader)
+        due = leaving_custody(await repo.holding(), now)
+        owing = left_without_credential(await repo.owing_without_credential(), now)
     for account_id in due:
         # A row another replica holds is theirs this round (or ours the next).
         left = await leave_custody(rt, SYSTEM, account_id, skip_locked=True)
@@ -233,24 +243,24 @@ async def hand_back_round(rt: Runtime) -> float:
 
 
 async def _state(rt: Runtime, account_id: str) -> HandBack | None:
-    async with rt.sessions() as session:
-        return latest_hand_back(await queries.custody_events(session, account_id))
+    async with rt.reader() as reader:
+        return latest_hand_back(await CredentialRepository(reader).custody_events(account_id))
 
 
-def hand_back_view(account_id: str, state: HandBack) -> dict[str, Any]:
+def hand_back_view(account_id: str, state: HandBack) -> HandBackOut:
     back, details = state.handed_back, state.handed_back.details
-    return {
-        "account_id": account_id,
-        "handed_back_at": back.ts,
-        "handed_back_by": back.actor,
-        "reason": back.reason,
-        "last_version": details.get("last_version"),
-        "versions_kept": details.get("versions_kept"),
-        "checkouts_closed": list(details.get("checkouts_closed", [])),
-        "numerals": list(details.get("numerals", NUMERALS)),
-        "vault_destroyed": not state.destroy_pending,
-        "vault_destroyed_at": None if state.destroyed is None else state.destroyed.ts,
-    }
+    return HandBackOut(
+        account_id=account_id,
+        handed_back_at=back.ts,
+        handed_back_by=back.actor,
+        reason=back.reason,
+        last_version=details.get("last_version"),
+        versions_kept=details.get("versions_kept"),
+        checkouts_closed=list(details.get("checkouts_closed", [])),
+        numerals=list(details.get("numerals", NUMERALS)),
+        vault_destroyed=not state.destroy_pending,
+        vault_destroyed_at=None if state.destroyed is None else state.destroyed.ts,
+    )
 
 
 async def ensure_not_handed_back(rt: Runtime, account_id: str) -> None:
@@ -260,8 +270,8 @@ async def ensure_not_handed_back(rt: Runtime, account_id: str) -> None:
     history already holds those numbers; while the destroy is owed, a new version
     would be destroyed with the old ones. Either way: a new account record.
     """
-    async with rt.sessions() as session:
-        handed_back = await queries.ever_handed_back(session, account_id)
+    async with rt.reader() as reader:
+        handed_back = await CredentialRepository(reader).ever_handed_back(account_id)
     if handed_back:
         raise Conflict(
             "This account's credential was handed back when it left custody (Décima "

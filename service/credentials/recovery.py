@@ -18,25 +18,28 @@ remaining race; a version already recorded is left alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.repository import AccountRepository
-from service.audit.log import Entry, append
+from service.audit.log import Entry
 from service.clock import rfc3339
-from service.credentials import intents
-from service.db.models import Account, Checkout, CredentialVersion
+from service.credentials.repository import CredentialRepository
+from service.db.models import Account, CredentialVersion
+from service.domain.events import CheckoutAsked, CheckoutFacts, CredentialWritten
 from service.domain.rotation import counts_as_rotation
-from service.domain.write_intents import RECOVERED, rotation_evidence, writer_intent
+from service.domain.write_intents import (
+    RECOVERED,
+    CredentialEvent,
+    rotation_evidence,
+    writer_intent,
+)
 from service.errors import VaultDenied, VaultUnavailable
 from service.principal import SYSTEM, Caller
-from service.rotations import hooks
-from service.rotations.obligations import as_utc
 from service.runtime import Runtime
+from service.uow import UnitOfWork
 from service.vault.client import SecretVersion
 
 log = structlog.get_logger("custodia.credentials")
@@ -57,14 +60,6 @@ class Recovered:
     is_rotation: bool
 
 
-async def recorded_versions(session: AsyncSession, account_id: str) -> set[int]:
-    return set(
-        await session.scalars(
-            select(CredentialVersion.version).where(CredentialVersion.account_id == account_id)
-        )
-    )
-
-
 async def recover_account(
     rt: Runtime,
     account_id: str,
@@ -74,8 +69,8 @@ async def recover_account(
     """Record every version Vault holds that SQL does not; idempotent."""
     if in_vault is None:
         in_vault = await rt.vault.credential_versions(account_id)
-    async with rt.sessions() as session:
-        missing = set(in_vault) - await recorded_versions(session, account_id)
+    async with rt.reader() as reader:
+        missing = set(in_vault) - await CredentialRepository(reader).version_numbers(account_id)
     if not missing:
         return []
     # Vault first, outside the transaction: no network wait while holding locks.
@@ -95,41 +90,27 @@ async def _record_missing(
     fingerprints: dict[int, str],
 ) -> list[Recovered]:
     out: list[Recovered] = []
-    async with rt.transaction() as session:
-        account = await AccountRepository(session).get(account_id, lock=True)
+    async with rt.unit_of_work(caller) as uow:
+        account = await AccountRepository(uow).get(account_id, lock=True)
         if account is None:
             return []
-        missing = sorted(set(in_vault) - await recorded_versions(session, account_id))
-        events = await intents.account_events(session, account_id) if missing else []
+        repo = CredentialRepository(uow)
+        missing = sorted(set(in_vault) - await repo.version_numbers(account_id))
+        events = await repo.credential_events(account_id) if missing else []
         for number in missing:
             intent = writer_intent(events, number)
             evidence = rotation_evidence(
                 number, intent is not None, fingerprints.get(number), fingerprints.get(number - 1)
             )
-            row = CredentialVersion(
-                account_id=account_id,
-                version=number,
-                created_time=in_vault[number].created_time,
-                written_by=UNKNOWN,
-                written_by_role=UNKNOWN,
-                reason=_reason(None),
-                checkout_id=None,
-                is_rotation=evidence == "rotation",
-            )
-            if intent is not None:
-                row.written_by = intent.actor or "system"
-                row.written_by_role = intent.actor_role or "system"
-                row.reason = _reason(intent.reason)
-                row.checkout_id = intent.details.get("checkout_id")
+            row = _row(account_id, in_vault[number], intent, is_rotation=evidence == "rotation")
             # As a live write: a leaver's version, or one written after its checkout
-            # closed, is history but satisfies no rotation (hooks.credential_written).
-            writer, ended = await _writer_access(session, row, in_vault[number])
+            # closed, is history but satisfies no rotation (rotations' CredentialWritten).
+            writer, ended = await _writer_access(uow, row, in_vault[number])
             row.is_rotation = counts_as_rotation(row.is_rotation, access_ended_during_write=ended)
-            session.add(row)
-            _update_account(rt, account, in_vault[number], intent and intent.details.get("fields"))
-            await append(
-                session,
-                caller,
+            repo.add(row)
+            fields = intent and intent.details.get("fields")
+            _update_account(account, in_vault[number], fields, uow.now())
+            uow.record(
                 Entry(
                     RECOVERED,
                     "ok",
@@ -144,18 +125,17 @@ async def _record_missing(
                         "is_rotation": row.is_rotation,
                         "evidence": evidence if not ended else "access_ended_during_write",
                     },
-                ),
-                rt.clock,
+                )
             )
-            await hooks.credential_written(
-                session,
-                caller,
-                rt.clock,
-                account_id=account_id,
-                version=in_vault[number],
-                password_changed=row.is_rotation,
-                writer_gestor_id=writer,
-                access_ended_during_write=ended,
+            await uow.publish(
+                CredentialWritten(
+                    account_id=account_id,
+                    version=number,
+                    created_time=in_vault[number].created_time,
+                    password_changed=row.is_rotation,
+                    writer_gestor_id=writer,
+                    access_ended_during_write=ended,
+                )
             )
             seq = intent.seq if intent is not None else None
             out.append(Recovered(number, seq, row.written_by, row.is_rotation))
@@ -164,16 +144,43 @@ async def _record_missing(
     return out
 
 
+def _row(
+    account_id: str, version: SecretVersion, intent: CredentialEvent | None, *, is_rotation: bool
+) -> CredentialVersion:
+    """The version's record, its writer named by the intent (``unknown`` without one)."""
+    row = CredentialVersion(
+        account_id=account_id,
+        version=version.version,
+        created_time=version.created_time,
+        written_by=UNKNOWN,
+        written_by_role=UNKNOWN,
+        reason=_reason(None),
+        checkout_id=None,
+        is_rotation=is_rotation,
+    )
+    if intent is not None:
+        row.written_by = intent.actor or "system"
+        row.written_by_role = intent.actor_role or "system"
+        row.reason = _reason(intent.reason)
+        row.checkout_id = intent.details.get("checkout_id")
+    return row
+
+
 async def _writer_access(
-    session: AsyncSession, row: CredentialVersion, version: SecretVersion
+    uow: UnitOfWork, row: CredentialVersion, version: SecretVersion
 ) -> tuple[str | None, bool]:
-    """The gestor who wrote it through a checkout, and whether that checkout had closed first."""
+    """The gestor who wrote it through a checkout, and whether that checkout had closed first.
+
+    Not locked: a close that commits meanwhile is later than the version, so it
+    cannot change the answer.
+    """
     if row.checkout_id is None or row.written_by_role != "gestor":
         return None, False
-    checkout = await session.get(Checkout, row.checkout_id)
+    answers = await uow.publish(CheckoutAsked(checkout_id=row.checkout_id))
+    checkout = next((a for a in answers if isinstance(a, CheckoutFacts)), None)
     if checkout is None:
         return None, False
-    ended = checkout.closed_at is not None and as_utc(checkout.closed_at) <= version.created_time
+    ended = checkout.closed_at is not None and checkout.closed_at <= version.created_time
     return checkout.gestor_id, ended
 
 
@@ -184,13 +191,15 @@ def _reason(intent_reason: str | None) -> str:
     return f"recovered from Vault: {intent_reason}"[:500]
 
 
-def _update_account(rt: Runtime, account: Account, version: SecretVersion, fields: object) -> None:
+def _update_account(
+    account: Account, version: SecretVersion, fields: object, now: datetime
+) -> None:
     """Newest facts only, as a live write does; no secret is read to fill them."""
     if account.credential_version is not None and version.version <= account.credential_version:
         return
     account.credential_version = version.version
     account.credential_created_time = version.created_time
-    account.updated_at = rt.clock.now()
+    account.updated_at = now
     if isinstance(fields, list):
         account.two_factor_method = "totp" if "totp_secret" in fields else None
         if "recovery_email" not in fields:
@@ -202,9 +211,9 @@ def _update_account(rt: Runtime, account: Account, version: SecretVersion, field
 async def recovery_round(rt: Runtime) -> float:
     """Periodic job: recover accounts whose write intent no recorded version settles."""
     now = rt.clock.now()
-    async with rt.sessions() as session:
-        accounts = await intents.accounts_with_open_intents(
-            session, rfc3339(now - LOOKBACK), rfc3339(now - GRACE)
+    async with rt.reader() as reader:
+        accounts = await CredentialRepository(reader).accounts_with_open_intents(
+            rfc3339(now - LOOKBACK), rfc3339(now - GRACE)
         )
     for account_id in accounts:
         try:

@@ -17,41 +17,35 @@ by someone else meanwhile replaces the recovered record with its own facts.
 The current version is read from KV metadata, never the secret: the service does
 not pull a password out of Vault outside a checkout (``custodia audit reconcile``
 would rightly report that). "Same password again" is decided on keyed
-fingerprints instead: transit HMAC with the non-exportable ``custodia-fingerprint``
-key, kept per version under ``fingerprints/<account>`` in KV and written right
-after the version itself. A version without a fingerprint (written before
-fingerprints existed, or whose fingerprint write was lost) cannot be compared:
-the write is accepted, its audit event says ``fingerprint_missing: true``, and it
-is not evidence of a new password, so it is not a rotation and satisfies no
-rotation obligation. The next write then has a fingerprint to compare with.
+fingerprints instead (``service.credentials.secrets``). A version without a
+fingerprint (written before fingerprints existed, or whose fingerprint write was
+lost) cannot be compared: the write is accepted, its audit event says
+``fingerprint_missing: true``, and it is not evidence of a new password, so it
+is not a rotation and satisfies no rotation obligation. The next write then has
+a fingerprint to compare with.
 """
 
 from __future__ import annotations
 
-import hmac
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.repository import AccountRepository
 from service.accounts.usecases import profile_of_row
-from service.audit.log import Entry, append
-from service.checkouts.repository import CheckoutRepository
+from service.audit.log import Entry
 from service.credentials import intents
 from service.credentials.handback import ensure_not_handed_back
+from service.credentials.recording import Written, record_version
 from service.credentials.recovery import recover_account
 from service.credentials.schemas import CredentialIn
+from service.credentials.secrets import keep_fingerprint, same_password, secret_of
 from service.credentials.versions import list_versions as list_versions  # the controller's
-from service.db.models import Account, CredentialVersion
+from service.db.models import Account
 from service.domain.accounts import ensure_may_hold_credential
-from service.domain.contact import validate_email, validate_phone
-from service.domain.masking import mask_email, mask_phone
-from service.domain.rotation import counts_as_rotation
-from service.domain.totp import validate_seed
+from service.domain.events import CheckoutAsked, CheckoutFacts
 from service.errors import (
     Conflict,
     CredentialNotRecorded,
@@ -63,34 +57,14 @@ from service.errors import (
     VaultUnavailable,
 )
 from service.principal import Caller
-from service.rotations import hooks
 from service.runtime import Runtime
-from service.vault.client import SecretVersion, Vault
+from service.uow import UnitOfWork
+from service.vault.client import SecretVersion
 
 log = structlog.get_logger("custodia.credentials")
 
-# Runs inside the SQL transaction that records the version (check-in closes its checkout).
-AlsoInTransaction = Callable[[AsyncSession, SecretVersion], Awaitable[None]]
-
-
-def secret_of(cred: CredentialIn) -> dict[str, Any]:
-    """The validated, normalised secret as stored in Vault. Errors never quote values."""
-    if not cred.username.strip() or not cred.password.strip():
-        raise InvalidInput("username and password must not be blank", field="password")
-    secret: dict[str, Any] = {"username": cred.username.strip(), "password": cred.password}
-    if cred.recovery_email is not None:
-        secret["recovery_email"] = validate_email(cred.recovery_email, "recovery_email")
-    if cred.recovery_phone is not None:
-        secret["recovery_phone"] = validate_phone(cred.recovery_phone, "recovery_phone")
-    if cred.totp_secret is not None:
-        secret["totp_secret"] = validate_seed(cred.totp_secret)
-    if cred.backup_codes is not None:
-        if any(not c.strip() for c in cred.backup_codes):
-            raise InvalidInput("backup_codes must not contain blank codes", field="backup_codes")
-        secret["backup_codes"] = [c.strip() for c in cred.backup_codes]
-    if cred.notes is not None:
-        secret["notes"] = cred.notes
-    return secret
+# Runs inside the unit of work that records the version (check-in closes its checkout).
+AlsoInTransaction = Callable[[UnitOfWork, SecretVersion], Awaitable[None]]
 
 
 async def _authorised_checkout(rt: Runtime, caller: Caller, account: Account) -> str | None:
@@ -99,8 +73,9 @@ async def _authorised_checkout(rt: Runtime, caller: Caller, account: Account) ->
         return None
     gestor_id = caller.principal.gestor_id if caller.principal else None
     if caller.role == "gestor" and gestor_id:
-        async with rt.sessions() as session:
-            live = await CheckoutRepository(session).live_of(account.id, gestor_id, rt.clock.now())
+        async with rt.unit_of_work(caller) as uow:
+            answers = await uow.publish(CheckoutAsked(account_id=account.id, gestor_id=gestor_id))
+        live = next((a for a in answers if isinstance(a, CheckoutFacts)), None)
         if live is not None:
             return live.id
     raise Forbidden("A gestor may write a credential only during their own active checkout")
@@ -118,34 +93,9 @@ async def write_credential(
 ) -> SecretVersion:
     """The one code path for a new version: PUT by admin or gestor, and check-in rotation."""
     secret = secret_of(cred)
-    async with rt.sessions() as session:
-        account = await AccountRepository(session).get(account_id)
-    if account is None:
-        raise NotFound(f"No account with id {account_id}")
-    if checkout_id is None:
-        checkout_id = await _authorised_checkout(rt, caller, account)
-    if account.retired_at is not None:
-        raise Conflict("The account is retired; its credential can no longer change")
-    ensure_may_hold_credential(profile_of_row(account), rt.clock.now())
-    if account.credential_version is None:
-        # No current version: a first credential, or one handed back (Décima novena).
-        await ensure_not_handed_back(rt, account_id)
+    checkout_id = await _may_write(rt, caller, account_id, checkout_id)
     fp = await rt.vault.fingerprint(secret["password"])
-    # Metadata before fingerprints: a fingerprint for a newer version seen here is harmless.
-    versions = await rt.vault.credential_versions(account_id)
-    # A version an earlier write left unrecorded is recorded first; failing here fails the write.
-    await recover_account(rt, account_id, Caller(None, caller.request_id, caller.ip), versions)
-    current = max(versions, default=0)
-    differs: bool | None = None  # None: no previous version, or its fingerprint is unknown
-    if current:
-        known = (await rt.vault.read_fingerprints(account_id)).get(current)
-        if known is not None:
-            differs = not await _same_password(rt.vault, secret["password"], fp, known)
-            if not differs:
-                raise InvalidInput(
-                    "password must differ from the current version's password",
-                    field="password",
-                )
+    current, differs = await _current_version(rt, caller, account_id, secret["password"], fp)
     reason = cred.reason or reason
     intent_seq = await intents.started(
         rt,
@@ -156,8 +106,75 @@ async def write_credential(
         reason=reason,
         fields=list(secret),
     )
+    version = await _write_to_vault(rt, caller, account_id, secret, current, intent_seq)
+    recorded = await keep_fingerprint(rt.vault, account_id, version.version, fp)
+    written = Written(
+        version,
+        secret,
+        reason,
+        checkout_id,
+        rotation=differs is True,
+        details={
+            "intent_seq": intent_seq,
+            **({"fingerprint_missing": True} if current and differs is None else {}),
+            **({} if recorded else {"fingerprint_not_recorded": True}),
+        },
+    )
+    await _record(rt, caller, account_id, written, intent_seq, also)
+    return version
+
+
+async def _may_write(
+    rt: Runtime, caller: Caller, account_id: str, checkout_id: str | None
+) -> str | None:
+    """The checks before Vault, in their fixed order; the checkout the write comes through."""
+    async with rt.reader() as reader:
+        account = await AccountRepository(reader).get(account_id)
+    if account is None:
+        raise NotFound(f"No account with id {account_id}")
+    if checkout_id is None:
+        checkout_id = await _authorised_checkout(rt, caller, account)
+    if account.retired_at is not None:
+        raise Conflict("The account is retired; its credential can no longer change")
+    ensure_may_hold_credential(profile_of_row(account), rt.clock.now())
+    if account.credential_version is None:
+        # No current version: a first credential, or one handed back (Décima novena).
+        await ensure_not_handed_back(rt, account_id)
+    return checkout_id
+
+
+async def _current_version(
+    rt: Runtime, caller: Caller, account_id: str, password: str, fp: str
+) -> tuple[int, bool | None]:
+    """Vault's current version, and whether the password differs from it (None: unknown)."""
+    # Metadata before fingerprints: a fingerprint for a newer version seen here is harmless.
+    versions = await rt.vault.credential_versions(account_id)
+    # A version an earlier write left unrecorded is recorded first; failing here fails the write.
+    await recover_account(rt, account_id, Caller(None, caller.request_id, caller.ip), versions)
+    current = max(versions, default=0)
+    if not current:
+        return 0, None
+    known = (await rt.vault.read_fingerprints(account_id)).get(current)
+    if known is None:
+        return current, None
+    if await same_password(rt.vault, password, fp, known):
+        raise InvalidInput(
+            "password must differ from the current version's password", field="password"
+        )
+    return current, True
+
+
+async def _write_to_vault(
+    rt: Runtime,
+    caller: Caller,
+    account_id: str,
+    secret: dict[str, Any],
+    current: int,
+    intent_seq: int,
+) -> SecretVersion:
+    """Check-and-set on ``current``; a refusal or a failure is recorded against the intent."""
     try:
-        version = await rt.vault.write_credential(account_id, secret, cas=current)
+        return await rt.vault.write_credential(account_id, secret, cas=current)
     except VaultConflict:
         await rt.record(
             caller,
@@ -174,27 +191,23 @@ async def write_credential(
     except (VaultUnavailable, VaultDenied) as exc:
         await intents.vault_failed(rt, caller, account_id, intent_seq, exc)
         raise
-    recorded = await _keep_fingerprint(rt, account_id, version.version, fp)
+
+
+async def _record(
+    rt: Runtime,
+    caller: Caller,
+    account_id: str,
+    written: Written,
+    intent_seq: int,
+    also: AlsoInTransaction | None,
+) -> None:
+    """Record the version in SQL; a failure leaves it to recovery and says so (503)."""
+    version = written.version
     try:
-        async with rt.transaction() as session:
-            await _record(
-                rt,
-                session,
-                caller,
-                account_id,
-                version,
-                secret,
-                reason=reason,
-                checkout_id=checkout_id,
-                rotation=differs is True,
-                details={
-                    "intent_seq": intent_seq,
-                    **({"fingerprint_missing": True} if current and differs is None else {}),
-                    **({} if recorded else {"fingerprint_not_recorded": True}),
-                },
-            )
+        async with rt.unit_of_work(caller) as uow:
+            await record_version(uow, account_id, written)
             if also is not None:
-                await also(session, version)
+                await also(uow, version)
     except SQLAlchemyError as exc:
         log.error(
             "credential_not_recorded",
@@ -209,107 +222,3 @@ async def write_credential(
             "Do not send it again: it is already the current version.",
             version=version.version,
         ) from None
-    return version
-
-
-async def _same_password(vault: Vault, password: str, fp: str, known: str) -> bool:
-    """Compare fingerprints made with the same key version (the key may have rotated)."""
-    known_key = re.match(r"vault:v(\d+):", known)
-    if known_key is not None and not fp.startswith(known_key.group(0)):
-        fp = await vault.fingerprint(password, key_version=int(known_key.group(1)))
-    return hmac.compare_digest(fp.encode(), known.encode())
-
-
-async def _keep_fingerprint(rt: Runtime, account_id: str, version: int, fp: str) -> bool:
-    """Record the new version's fingerprint; a failure costs only the next comparison."""
-    try:
-        await rt.vault.write_fingerprint(account_id, version, fp)
-    except (VaultUnavailable, VaultDenied, VaultConflict) as exc:
-        # The version is already in Vault and must reach SQL; the next write will
-        # see no fingerprint for it and say so in its audit event.
-        log.warning("fingerprint_not_recorded", account_id=account_id, error=type(exc).__name__)
-        return False
-    return True
-
-
-async def _record(
-    rt: Runtime,
-    session: AsyncSession,
-    caller: Caller,
-    account_id: str,
-    version: SecretVersion,
-    secret: dict[str, Any],
-    *,
-    reason: str,
-    checkout_id: str | None,
-    rotation: bool,
-    details: dict[str, Any],
-) -> None:
-    # The account row first: recovery takes it too, so only one of us records the version.
-    account = await AccountRepository(session).get(account_id, lock=True)
-    assert account is not None  # accounts are never deleted
-    row = await session.get(CredentialVersion, (account_id, version.version))
-    if row is None:
-        row = CredentialVersion(account_id=account_id, version=version.version)
-        session.add(row)
-    else:
-        # Recovered while this write was between Vault and here: the writer knows better.
-        details = {**details, "replaces_recovered": True}
-    row.created_time = version.created_time
-    row.written_by = caller.actor
-    row.written_by_role = caller.role or "system"
-    row.reason = reason
-    row.checkout_id = checkout_id
-    # Re-read under the chain lock: a checkout closed meanwhile (unassignment, departure)
-    # ended the writer's access, so the version is history but proves no rotation.
-    checkout = (
-        await CheckoutRepository(session).get(checkout_id, lock=True) if checkout_id else None
-    )
-    closed = checkout.close_reason if checkout and checkout.closed_at is not None else None
-    ended = closed is not None
-    rotation = counts_as_rotation(rotation, access_ended_during_write=ended)
-    writer = caller.principal.gestor_id if caller.principal and caller.role == "gestor" else None
-    if ended:
-        why = {"why": "access_ended_during_write", "checkout_closed": closed}
-        details = {**details, "satisfies_rotation": False, **why}
-    elif rotation and await hooks.names_writer(session, account_id, writer):
-        details = {**details, "satisfies_rotation": False, "why": "writer_named_by_obligation"}
-    row.is_rotation = rotation
-    # Concurrent writers may commit out of order: the row keeps the newest facts.
-    if account.credential_version is None or version.version >= account.credential_version:
-        account.credential_version = version.version
-        account.credential_created_time = version.created_time
-        account.two_factor_method = "totp" if "totp_secret" in secret else None
-        account.recovery_email_masked = mask_email(secret.get("recovery_email"))
-        account.recovery_phone_masked = mask_phone(secret.get("recovery_phone"))
-        account.updated_at = rt.clock.now()
-    await append(
-        session,
-        caller,
-        Entry(
-            "credential.written",
-            "ok",
-            account_id=account_id,
-            subject=f"account:{account_id}",
-            reason=reason,
-            details={
-                "version": version.version,
-                "checkout_id": checkout_id,
-                "is_rotation": rotation,
-                # Which fields the version has, never their values.
-                "fields": sorted(secret),
-                **details,
-            },
-        ),
-        rt.clock,
-    )
-    await hooks.credential_written(
-        session,
-        caller,
-        rt.clock,
-        account_id=account_id,
-        version=version,
-        password_changed=rotation,
-        writer_gestor_id=writer,
-        access_ended_during_write=ended,
-    )

@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from service.accounts.repository import AccountRepository
+from service.credentials.repository import CredentialRepository
 from service.credentials.schemas import VersionOut
-from service.db.models import CredentialVersion
 from service.errors import NotFound, VaultUnavailable
-from service.rotations.obligations import as_utc
 from service.runtime import Runtime
 
 
 async def list_versions(rt: Runtime, account_id: str) -> list[VersionOut]:
     """SQL's record of each version, plus any version Vault has that SQL lost."""
-    async with rt.sessions() as session:
-        if await AccountRepository(session).get(account_id) is None:
+    async with rt.reader() as reader:
+        if await AccountRepository(reader).get(account_id) is None:
             raise NotFound(f"No account with id {account_id}")
-        rows = list(
-            await session.scalars(
-                select(CredentialVersion)
-                .where(CredentialVersion.account_id == account_id)
-                .order_by(CredentialVersion.version)
-            )
-        )
+        rows = await CredentialRepository(reader).versions(account_id)
     out = {
         r.version: VersionOut(
             r.version,
-            as_utc(r.created_time),
+            r.created_time,
             r.written_by,
             r.written_by_role,
             r.reason,

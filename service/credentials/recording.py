@@ -1,0 +1,124 @@
+"""Recording a version Vault has just accepted: the SQL row, the account's facts, the events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from service.accounts.repository import AccountRepository
+from service.audit.log import Entry
+from service.credentials.repository import CredentialRepository
+from service.db.models import Account, CredentialVersion
+from service.domain.events import CheckoutAsked, CheckoutFacts, CredentialWritten
+from service.domain.masking import mask_email, mask_phone
+from service.domain.rotation import counts_as_rotation, names_gestor
+from service.uow import UnitOfWork
+from service.vault.client import SecretVersion
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What the writer knows of a version that Vault accepted."""
+
+    version: SecretVersion
+    secret: dict[str, Any]
+    reason: str
+    checkout_id: str | None
+    # The password differs from the previous version's (compared on fingerprints).
+    rotation: bool
+    details: dict[str, Any]
+
+
+async def record_version(uow: UnitOfWork, account_id: str, written: Written) -> None:
+    """Record the version with its ``credential.written`` event; it may satisfy a rotation.
+
+    Row locks in the canonical order: the account first (recovery takes it too,
+    so only one of us records the version), then the checkout it came through.
+    """
+    account = await AccountRepository(uow).get(account_id, lock=True)
+    assert account is not None  # accounts are never deleted
+    caller, version, details = uow.caller, written.version, written.details
+    repo = CredentialRepository(uow)
+    row = await repo.version(account_id, version.version)
+    if row is None:
+        row = CredentialVersion(account_id=account_id, version=version.version)
+        repo.add(row)
+    else:
+        # Recovered while this write was between Vault and here: the writer knows better.
+        details = {**details, "replaces_recovered": True}
+    row.created_time = version.created_time
+    row.written_by = caller.actor
+    row.written_by_role = caller.role or "system"
+    row.reason = written.reason
+    row.checkout_id = written.checkout_id
+    # Re-read under its row lock: a checkout closed meanwhile (unassignment, departure)
+    # ended the writer's access, so the version is history but proves no rotation.
+    closed = await _closed_checkout(uow, written.checkout_id)
+    ended = closed is not None
+    rotation = counts_as_rotation(written.rotation, access_ended_during_write=ended)
+    writer = caller.principal.gestor_id if caller.principal and caller.role == "gestor" else None
+    if ended:
+        why = {"why": "access_ended_during_write", "checkout_closed": closed}
+        details = {**details, "satisfies_rotation": False, **why}
+    elif rotation and await _names_writer(repo, account_id, writer):
+        details = {**details, "satisfies_rotation": False, "why": "writer_named_by_obligation"}
+    row.is_rotation = rotation
+    _keep_newest_facts(account, version, written.secret, uow)
+    uow.record(
+        Entry(
+            "credential.written",
+            "ok",
+            account_id=account_id,
+            subject=f"account:{account_id}",
+            reason=written.reason,
+            details={
+                "version": version.version,
+                "checkout_id": written.checkout_id,
+                "is_rotation": rotation,
+                # Which fields the version has, never their values.
+                "fields": sorted(written.secret),
+                **details,
+            },
+        )
+    )
+    await uow.publish(
+        CredentialWritten(
+            account_id=account_id,
+            version=version.version,
+            created_time=version.created_time,
+            password_changed=rotation,
+            writer_gestor_id=writer,
+            access_ended_during_write=ended,
+        )
+    )
+
+
+async def _closed_checkout(uow: UnitOfWork, checkout_id: str | None) -> str | None:
+    """Why the checkout the version came through has closed; None while it is open."""
+    if checkout_id is None:
+        return None
+    answers = await uow.publish(CheckoutAsked(checkout_id=checkout_id, lock=True))
+    checkout = next((a for a in answers if isinstance(a, CheckoutFacts)), None)
+    return checkout.close_reason if checkout and checkout.closed_at is not None else None
+
+
+async def _names_writer(repo: CredentialRepository, account_id: str, writer: str | None) -> bool:
+    """Whether the account's owed obligation was opened by this gestor's leaving."""
+    if writer is None:
+        return False
+    origins = await repo.owed_origins(account_id)
+    return origins is not None and names_gestor(origins, writer)
+
+
+def _keep_newest_facts(
+    account: Account, version: SecretVersion, secret: dict[str, Any], uow: UnitOfWork
+) -> None:
+    """Concurrent writers may commit out of order: the account keeps the newest facts."""
+    if account.credential_version is not None and version.version < account.credential_version:
+        return
+    account.credential_version = version.version
+    account.credential_created_time = version.created_time
+    account.two_factor_method = "totp" if "totp_secret" in secret else None
+    account.recovery_email_masked = mask_email(secret.get("recovery_email"))
+    account.recovery_phone_masked = mask_phone(secret.get("recovery_phone"))
+    account.updated_at = uow.now()
