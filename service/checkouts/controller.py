@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from service.checkouts import usecases
 from service.checkouts.grant import grant
 from service.checkouts.schemas import CheckedIn, CheckinIn, CheckoutIn, CheckoutOut, Granted
-from service.http.auth import KEEP_CONNECTION, CallerDep, Rt, allow, take_connection
+from service.http.auth import CallerDep, Rt, allow
 from service.http.problems import errors
 
 
@@ -25,11 +25,9 @@ class AccountCheckoutController(Controller):
         # Other roles reach the use case so that their refusal is audited too.
         guards=[allow("gestor", "admin", "auditor")],
         responses=errors(404, 409, 422, 423),
-        opt=KEEP_CONNECTION,
     )
     async def checkout(
         self,
-        request: Request[Any, Any, Any],
         rt: Rt,
         caller: CallerDep,
         account_id: FromPath[str],
@@ -42,7 +40,6 @@ class AccountCheckoutController(Controller):
             totp_code=data.totp_code,
             reason=data.reason,
             minutes=data.minutes,
-            conn=take_connection(request),
         )
         return Response(
             msgspec.convert(found, Granted),
@@ -61,19 +58,15 @@ class CheckoutController(Controller):
         guards=[allow("gestor")],
         status_code=200,
         responses=errors(404, 409, 422),
-        opt=KEEP_CONNECTION,
     )
     async def checkin(
         self,
-        request: Request[Any, Any, Any],
         rt: Rt,
         caller: CallerDep,
         checkout_id: FromPath[str],
         data: JSONBody[CheckinIn],
     ) -> CheckedIn:
-        view = await usecases.checkin(
-            rt, caller, checkout_id, data.new_credential, take_connection(request)
-        )
+        view = await usecases.checkin(rt, caller, checkout_id, data.new_credential)
         return msgspec.convert(view, CheckedIn)
 
     @get("/", summary="List checkouts, newest first", guards=[allow("admin", "auditor")])
