@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import msgspec
 from litestar import Controller, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
@@ -33,7 +32,7 @@ class AccountCheckoutController(Controller):
         account_id: FromPath[str],
         data: JSONBody[CheckoutIn],
     ) -> Response[Granted]:
-        found = await grant(
+        granted = await grant(
             rt,
             caller,
             account_id,
@@ -41,11 +40,7 @@ class AccountCheckoutController(Controller):
             reason=data.reason,
             minutes=data.minutes,
         )
-        return Response(
-            msgspec.convert(found, Granted),
-            status_code=201,
-            headers={"Cache-Control": "no-store"},
-        )
+        return Response(granted, status_code=201, headers={"Cache-Control": "no-store"})
 
 
 class CheckoutController(Controller):
@@ -66,8 +61,7 @@ class CheckoutController(Controller):
         checkout_id: FromPath[str],
         data: JSONBody[CheckinIn],
     ) -> CheckedIn:
-        view = await usecases.checkin(rt, caller, checkout_id, data.new_credential)
-        return msgspec.convert(view, CheckedIn)
+        return await usecases.checkin(rt, caller, checkout_id, data.new_credential)
 
     @get("/", summary="List checkouts, newest first", guards=[allow("admin", "auditor")])
     async def list_checkouts(
@@ -78,7 +72,6 @@ class CheckoutController(Controller):
         gestor_id: Annotated[str | None, QueryParameter(max_length=36)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     ) -> list[CheckoutOut]:
-        rows = await usecases.list_checkouts(
+        return await usecases.list_checkouts(
             rt, active=active, account_id=account_id, gestor_id=gestor_id, limit=limit
         )
-        return [msgspec.convert(r, CheckoutOut) for r in rows]
