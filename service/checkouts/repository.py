@@ -137,17 +137,31 @@ class CheckoutRepository(Repository):
             query = query.with_for_update(key_share=True)
         return (await self.session.scalars(query)).first()
 
-    async def live_of(self, account_id: str, gestor_id: str, now: datetime) -> Checkout | None:
+    async def open_to_close(
+        self, gestor_id: str | None, account_ids: tuple[str, ...] | None
+    ) -> list[Checkout]:
+        """The open checkouts of the gestor, or of the accounts, locked; oldest first."""
+        query = select(Checkout).where(Checkout.closed_at.is_(None))
+        if gestor_id is not None:
+            query = query.where(Checkout.gestor_id == gestor_id)
+        if account_ids is not None:
+            query = query.where(Checkout.account_id.in_(account_ids))
+        query = query.order_by(Checkout.granted_at).with_for_update(key_share=True)
+        return list(await self.session.scalars(query))
+
+    async def live_of(
+        self, account_id: str, gestor_id: str, now: datetime, *, lock: bool = False
+    ) -> Checkout | None:
         """The gestor's open, unexpired checkout of the account."""
-        return (
-            await self.session.scalars(
-                select(Checkout)
-                .where(Checkout.account_id == account_id)
-                .where(Checkout.gestor_id == gestor_id)
-                .where(Checkout.closed_at.is_(None))
-                .where(Checkout.expires_at > now)
-            )
-        ).first()
+        query = select(Checkout).where(
+            Checkout.account_id == account_id,
+            Checkout.gestor_id == gestor_id,
+            Checkout.closed_at.is_(None),
+            Checkout.expires_at > now,
+        )
+        if lock:
+            query = query.with_for_update(key_share=True)
+        return (await self.session.scalars(query)).first()
 
     async def expired_open(self, now: datetime, account_id: str | None = None) -> list[Checkout]:
         query = (
