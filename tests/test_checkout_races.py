@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.audit.log import AUDIT_LOCK_KEY, lock_chain
+from service.audit.log import AUDIT_LOCK_KEY
 from service.db.models import Checkout, Gestor
+from service.domain.events import AccessEnded, CheckoutsClosed
 from service.principal import SYSTEM
-from service.rotations.access import force_close_checkouts
 from tests.conftest import AppFactory, Client, runtime_of
 from tests.custody_helpers import create_gestor, events, gestor_token, head_seq, ready_gestor
 from tests.test_checkouts import account_with_credential, checkout_body, frozen
@@ -92,7 +92,9 @@ async def test_access_ended_mid_checkout_releases_nothing(
 async def test_departure_queued_behind_a_grant_closes_it_or_refuses_it(
     make_client: AppFactory,
 ) -> None:
-    """Both wait on the chain's write lock; whichever goes first, no checkout survives."""
+    """The departure holds the gestor row until its commit, which waits on the chain's lock;
+    the grant locks that row before it re-reads access: whichever goes first, no checkout survives.
+    """
     c, clock, admin = await frozen(make_client)
     rt = runtime_of(c)
     account_id = await account_with_credential(c, admin)
@@ -126,17 +128,21 @@ async def test_departure_queued_behind_a_grant_closes_it_or_refuses_it(
 
 
 async def waiters(engine: AsyncEngine, count: int) -> None:
-    """Until ``count`` sessions wait on the advisory lock (PostgreSQL); a pause on SQLite."""
+    """Until ``count`` sessions wait on a lock, the chain's or a row's (PostgreSQL); or a pause."""
     if engine.dialect.name != "postgresql":
         await asyncio.sleep(0.5)
         return
-    query = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    # This database's backends only: other databases of the server run their own tests.
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
     for _ in range(250):
         async with engine.connect() as probe:
             if (await probe.execute(query)).scalar() == count:
                 return
         await asyncio.sleep(0.02)
-    raise AssertionError(f"never saw {count} waiter(s) on the audit lock")
+    raise AssertionError(f"never saw {count} waiter(s) on a lock")
 
 
 async def test_a_lockout_set_mid_checkout_stops_even_the_right_code(
@@ -216,10 +222,12 @@ async def test_confirmation_respects_a_lockout_set_meanwhile(make_client: AppFac
 async def test_checkin_queued_behind_a_force_close_does_not_deadlock(
     make_client: AppFactory,
 ) -> None:
-    """A check-in waits for the chain lock before it locks its row, as every write does.
+    """A check-in waits for its checkout's row holding nothing, not even the chain's lock.
 
-    Had it locked the row first, a departure holding the chain lock and reaching
-    for that row would deadlock with it, and PostgreSQL would abort one of them.
+    Whatever ends access (here, as a departure does) locks the rows first and takes
+    the chain's lock only at commit. Had the check-in taken the chain's lock first,
+    as every write once did, the two would wait on each other and PostgreSQL would
+    abort one of them.
     """
     c, clock, admin = await frozen(make_client)
     rt = runtime_of(c)
@@ -232,20 +240,18 @@ async def test_checkin_queued_behind_a_force_close_does_not_deadlock(
     assert granted.status_code == 201, granted.text
     checkout_id = granted.json()["checkout_id"]
 
-    async with rt.transaction() as session:  # holds the chain lock, as a departure does
-        await session.connection()  # SQLite: BEGIN IMMEDIATE now, not at the first statement
-        await lock_chain(session)
+    async with rt.unit_of_work(SYSTEM) as uow:
+        await uow.session.connection()  # SQLite: BEGIN IMMEDIATE now, not at the first statement
+        if rt.engine.dialect.name == "postgresql":
+            # Fail fast instead of after deadlock_timeout, were a lock taken crosswise.
+            await uow.session.execute(text("SET LOCAL lock_timeout = '3s'"))
+        ended = AccessEnded(close_reason="gestor_departed", account_ids=(account_id,))
+        closed = await uow.publish(ended)
+        assert closed == [CheckoutsClosed((checkout_id,))]
         checkin = asyncio.create_task(
             c.post(f"/v1/checkouts/{checkout_id}/checkin", json={}, headers=headers)
         )
         await waiters(rt.engine, 1)
-        if rt.engine.dialect.name == "postgresql":
-            # Fail fast instead of after deadlock_timeout, were the row already taken.
-            await session.execute(text("SET LOCAL lock_timeout = '3s'"))
-        closed = await force_close_checkouts(
-            session, SYSTEM, clock, close_reason="gestor_departed", account_ids=[account_id]
-        )
-        assert closed == [checkout_id]
     resp = await checkin
     assert resp.status_code == 409, resp.text
     assert "already closed (gestor_departed)" in resp.json()["detail"]

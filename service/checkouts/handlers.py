@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from service.audit.log import Entry
-from service.db.models import Checkout
+from service.checkouts.repository import CheckoutRepository
 from service.domain.events import AccessEnded, CheckoutAsked, CheckoutFacts, CheckoutsClosed
 from service.uow import UnitOfWork
 
@@ -17,14 +15,9 @@ async def on_access_ended(uow: UnitOfWork, event: AccessEnded) -> CheckoutsClose
     account, and whoever ends access locks one of them first, so either this
     query sees the new checkout or the grant sees access ended.
     """
-    query = select(Checkout).where(Checkout.closed_at.is_(None)).with_for_update(key_share=True)
-    if event.gestor_id is not None:
-        query = query.where(Checkout.gestor_id == event.gestor_id)
-    if event.account_ids is not None:
-        query = query.where(Checkout.account_id.in_(event.account_ids))
     now = uow.now()
     closed: list[str] = []
-    for checkout in await uow.session.scalars(query.order_by(Checkout.granted_at)):
+    for checkout in await CheckoutRepository(uow).open_to_close(event.gestor_id, event.account_ids):
         checkout.closed_at = now
         checkout.close_reason = event.close_reason
         closed.append(checkout.id)
@@ -44,19 +37,13 @@ async def on_access_ended(uow: UnitOfWork, event: AccessEnded) -> CheckoutsClose
 
 async def on_checkout_asked(uow: UnitOfWork, event: CheckoutAsked) -> CheckoutFacts | None:
     """Answer credentials: one checkout by id (locked if asked), or a gestor's live one."""
-    query = select(Checkout)
+    repo = CheckoutRepository(uow)
     if event.checkout_id is not None:
-        query = query.where(Checkout.id == event.checkout_id)
+        row = await repo.get(event.checkout_id, lock=event.lock)
+    elif event.account_id is not None and event.gestor_id is not None:
+        row = await repo.live_of(event.account_id, event.gestor_id, uow.now(), lock=event.lock)
     else:
-        query = query.where(
-            Checkout.account_id == event.account_id,
-            Checkout.gestor_id == event.gestor_id,
-            Checkout.closed_at.is_(None),
-            Checkout.expires_at > uow.now(),
-        )
-    if event.lock:
-        query = query.with_for_update(key_share=True)
-    row = (await uow.session.scalars(query)).first()
+        row = None
     if row is None:
         return None
     return CheckoutFacts(row.id, row.gestor_id, row.closed_at, row.close_reason)

@@ -12,15 +12,13 @@ from typing import cast
 
 from sqlalchemy import Table, bindparam, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.audit.log import Entry, append
+from service.audit.log import Entry
 from service.db.models import Gestor, TotpUsedStep
 from service.domain.totp import LockoutPolicy, LockoutState, register_failure
 from service.gestores.repository import GestorRepository
-from service.principal import Caller
-from service.rotations.obligations import opt_utc
-from service.runtime import Runtime
+from service.settings import Settings
+from service.uow import UnitOfWork
 
 _STEPS = cast(Table, TotpUsedStep.__table__)
 # The (gestor, step) primary key decides; a duplicate inserts nothing instead of failing.
@@ -37,19 +35,20 @@ _RESET = (
 )
 
 
-def lockout_policy(rt: Runtime) -> LockoutPolicy:
+def lockout_policy(settings: Settings) -> LockoutPolicy:
     return LockoutPolicy(
-        max_failures=rt.settings.totp_max_failures,
-        duration=timedelta(minutes=rt.settings.totp_lockout_minutes),
+        max_failures=settings.totp_max_failures,
+        duration=timedelta(minutes=settings.totp_lockout_minutes),
     )
 
 
 def lockout_state(gestor: Gestor) -> LockoutState:
-    return LockoutState(failures=gestor.totp_failures, locked_until=opt_utc(gestor.locked_until))
+    return LockoutState(failures=gestor.totp_failures, locked_until=gestor.locked_until)
 
 
-async def consume_step(session: AsyncSession, gestor_id: str, step: int, now: datetime) -> bool:
+async def consume_step(uow: UnitOfWork, gestor_id: str, step: int, now: datetime) -> bool:
     """Book the step for this gestor; False when it was already used (a replay)."""
+    session = uow.session
     booked = await session.execute(
         _BOOK_STEP[session.get_bind().dialect.name],
         {"gestor_id": gestor_id, "step": step, "used_at": now},
@@ -64,15 +63,13 @@ def clear_failures(gestor: Gestor) -> None:
         gestor.locked_until = None
 
 
-async def reset_failures(session: AsyncSession, gestor_id: str) -> None:
+async def reset_failures(uow: UnitOfWork, gestor_id: str) -> None:
     """``clear_failures`` by id, in one statement that writes only when there is a count."""
-    await session.execute(_RESET, {"gestor_id": gestor_id})
+    await uow.session.execute(_RESET, {"gestor_id": gestor_id})
 
 
 async def register_bad_code(
-    rt: Runtime,
-    session: AsyncSession,
-    caller: Caller,
+    uow: UnitOfWork,
     gestor_id: str,
     *,
     replayed: bool,
@@ -81,18 +78,16 @@ async def register_bad_code(
     then: Entry | None = None,
 ) -> None:
     """Count a failure (maybe locking), audit it, then ``then`` (e.g. the refused checkout)."""
-    now = rt.clock.now()
-    gestor = await GestorRepository(session).get(gestor_id, lock=True)
+    now = uow.now()
+    gestor = await GestorRepository(uow).get(gestor_id, lock=True)
     assert gestor is not None  # the caller's own row: tokens of deleted gestores cannot exist
     before = lockout_state(gestor)
-    after = register_failure(before, now, lockout_policy(rt))
+    after = register_failure(before, now, lockout_policy(uow.settings))
     gestor.totp_failures = after.failures
     gestor.locked_until = after.locked_until
-    await session.flush()
+    await uow.flush()
     subject = f"gestor:{gestor_id}"
-    await append(
-        session,
-        caller,
+    uow.record(
         Entry(
             "totp.replayed" if replayed else "totp.failed",
             "denied",
@@ -100,13 +95,10 @@ async def register_bad_code(
             subject=subject,
             reason="code_already_used" if replayed else "invalid_code",
             details={"purpose": purpose, "failures": after.failures},
-        ),
-        rt.clock,
+        )
     )
     if after.locked_until is not None and before.retry_after(now) is None:
-        await append(
-            session,
-            caller,
+        uow.record(
             Entry(
                 "totp.locked",
                 "denied",
@@ -114,8 +106,7 @@ async def register_bad_code(
                 subject=subject,
                 reason="too_many_failures",
                 details={"until": after.locked_until.isoformat(), "failures": after.failures},
-            ),
-            rt.clock,
+            )
         )
     if then is not None:
-        await append(session, caller, then, rt.clock)
+        uow.record(then)

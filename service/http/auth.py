@@ -10,7 +10,6 @@ from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import Message, Receive, Scope, Send
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.errors import Forbidden, Unauthenticated
 from service.http.problems import send_problem
@@ -20,10 +19,6 @@ from service.tokens.repository import authenticate, token_digest
 
 PUBLIC_PREFIXES = ("/healthz", "/readyz", "/metrics", "/schema", "/v1/public/")
 PUBLIC_PATHS = [f"^{prefix}" for prefix in PUBLIC_PREFIXES]
-# Route opt: the handler takes over the connection the token was checked on
-# (``take_connection``) instead of checking out another one from the pool.
-KEEP_CONNECTION = {"keep_auth_connection": True}
-_HELD = "custodia.auth_connection"
 
 
 class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
@@ -46,11 +41,6 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
             if started:
                 raise
             await send_problem(scope, receive, send, exc)
-        finally:
-            # A connection the handler never took (e.g. a 400 before it ran) goes back now.
-            held = scope.get("state", {}).pop(_HELD, None)
-            if held is not None:
-                await held.close()
 
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
@@ -60,26 +50,14 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("Send Authorization: Bearer <token>")
         rt: Runtime = connection.app.state.runtime
-        conn = await rt.engine.connect()
-        try:
-            # Every request reads the token afresh: a revocation counts at once.
+        # Every request reads the token afresh: a revocation counts at once. The
+        # read is short and its connection goes back to the pool before the
+        # handler runs: no request holds one across its own work.
+        async with rt.engine.connect() as conn:
             principal = await authenticate(conn, token_digest(token.strip()), rt.clock.now())
-        except BaseException:
-            await conn.close()
-            raise
-        if principal is None or not connection.route_handler.opt.get("keep_auth_connection"):
-            await conn.close()
-        else:
-            connection.scope.setdefault("state", {})[_HELD] = conn
         if principal is None:
             raise Unauthenticated("The token is unknown, revoked or belongs to a departed gestor")
         return AuthenticationResult(user=principal, auth=None)
-
-
-def take_connection(request: Request[Any, Any, Any]) -> AsyncConnection | None:
-    """The connection authentication used, now owned (and closed) by the caller."""
-    held: AsyncConnection | None = request.scope.get("state", {}).pop(_HELD, None)
-    return held
 
 
 def allow(*roles: str) -> Any:
