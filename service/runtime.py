@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.audit.log import Entry, lock_chain
 from service.clock import Clock, SystemClock
-from service.db.engine import READ_ONLY, make_engine, make_session_maker
+from service.db.engine import make_engine, make_reader_maker, make_session_maker
 from service.logs.observability import Metrics
 from service.principal import Caller
 from service.settings import Settings
@@ -86,7 +86,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         clock=clock or SystemClock(),
         engine=engine,
         sessions=make_session_maker(engine),
-        readers=make_session_maker(engine.execution_options(**{READ_ONLY: True})),
+        readers=make_reader_maker(engine),
         vault=Vault(settings),
         metrics=Metrics(),
         handlers=HANDLERS,

@@ -169,6 +169,6 @@ async def begin_unit_of_work(rt: _Runtime, caller: Caller) -> AsyncIterator[Unit
 async def begin_reader(
     readers: async_sessionmaker[AsyncSession], clock: Clock
 ) -> AsyncIterator[Reader]:
-    """A read-only transaction (sessions built with READ_ONLY: on SQLite, BEGIN DEFERRED)."""
+    """A read-only transaction (service.db.engine.make_reader_maker says how it begins)."""
     async with readers() as session, session.begin():
         yield Reader(session, clock)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from service.audit.log import Entry
+from service.checkouts.expiry import close_expired
 from service.checkouts.repository import CheckoutRepository
 from service.domain.events import AccessEnded, CheckoutAsked, CheckoutFacts, CheckoutsClosed
 from service.uow import UnitOfWork
@@ -16,6 +17,9 @@ async def on_access_ended(uow: UnitOfWork, event: AccessEnded) -> CheckoutsClose
     query sees the new checkout or the grant sees access ended.
     """
     now = uow.now()
+    if event.expired_first:
+        for account_id in event.account_ids or ():
+            await close_expired(uow, now, account_id)
     closed: list[str] = []
     for checkout in await CheckoutRepository(uow).open_to_close(event.gestor_id, event.account_ids):
         checkout.closed_at = now

@@ -27,7 +27,6 @@ import structlog
 
 from service.accounts.usecases import profile_of_row
 from service.audit.log import Entry
-from service.checkouts.expiry import close_expired
 from service.credentials.repository import CredentialRepository
 from service.credentials.schemas import HandBackOut
 from service.db.models import Account
@@ -109,8 +108,9 @@ async def leave_custody(
             return "empty"
         if why is None:
             return "may_hold"
-        await _close_expired(uow, account_id)
-        ended = await uow.publish(AccessEnded(close_reason=CLOSE_REASON, account_ids=(account_id,)))
+        ended = await uow.publish(
+            AccessEnded(close_reason=CLOSE_REASON, account_ids=(account_id,), expired_first=True)
+        )
         closed = [i for a in ended if isinstance(a, CheckoutsClosed) for i in a.ids]
         # No new version can be written from here on: an owed rotation is withdrawn.
         answers = await uow.publish(CredentialLeftCustody(account_id))
@@ -137,16 +137,6 @@ async def leave_custody(
             )
         )
     return "handed_back"
-
-
-async def _close_expired(uow: UnitOfWork, account_id: str) -> None:
-    """A checkout that expired ended then, not now: it closes as expired first.
-
-    Still checkouts' legacy function: AccessEnded cannot yet ask for it (see the
-    report of issue 11). It appends its event at once, before this transaction's
-    buffered ones, which keeps the chain's order.
-    """
-    await close_expired(uow.session, uow.clock, uow.now(), account_id)
 
 
 def _iso(account: Account) -> str | None:

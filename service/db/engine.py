@@ -64,3 +64,15 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 def make_session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def make_reader_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for reads that append nothing (service.uow.begin_reader).
+
+    On SQLite they begin DEFERRED, so a read never queues for the write lock.
+    On PostgreSQL they run in autocommit: a lone SELECT is one round trip, with
+    the same per-statement snapshot READ COMMITTED gives inside a transaction.
+    """
+    if engine.dialect.name == "postgresql":
+        return make_session_maker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+    return make_session_maker(engine.execution_options(**{READ_ONLY: True}))

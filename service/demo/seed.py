@@ -157,7 +157,7 @@ async def seed(rt: Runtime) -> list[str]:
         rt, mj, ids[0], totp_code=code_for_step(otp, time_step(rt.clock.now())),
         reason="Publicación del aviso de protección civil", minutes=15,
     )  # fmt: skip
-    await checkin(rt, mj, out["checkout_id"], None)
+    await checkin(rt, mj, out.checkout_id, None)
     del out  # the credential it carried is dropped unread
     lines.append("checkout one password taken out and checked in by María José Peña Núñez")
     await depart(rt, ADMIN, gestores["jaibanez"], reason="Renuncia voluntaria (demo)")

@@ -57,6 +57,9 @@ class AccessEnded:
     close_reason: str
     gestor_id: str | None = None
     account_ids: tuple[str, ...] | None = None
+    # A checkout of those accounts already past its expiry ended then: it closes as
+    # expired (at its expiry) before the others close for this reason.
+    expired_first: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from service.errors import Forbidden, Unauthenticated
 from service.http.problems import send_problem
 from service.principal import Caller, Principal
 from service.runtime import Runtime
-from service.tokens.repository import authenticate, token_digest
+from service.tokens.repository import TokenRepository, token_digest
 
 PUBLIC_PREFIXES = ("/healthz", "/readyz", "/metrics", "/schema", "/v1/public/")
 PUBLIC_PATHS = [f"^{prefix}" for prefix in PUBLIC_PREFIXES]
@@ -53,8 +53,10 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
         # Every request reads the token afresh: a revocation counts at once. The
         # read is short and its connection goes back to the pool before the
         # handler runs: no request holds one across its own work.
-        async with rt.engine.connect() as conn:
-            principal = await authenticate(conn, token_digest(token.strip()), rt.clock.now())
+        async with rt.reader() as reader:
+            principal = await TokenRepository(reader).live_principal(
+                token_digest(token.strip()), rt.clock.now()
+            )
         if principal is None:
             raise Unauthenticated("The token is unknown, revoked or belongs to a departed gestor")
         return AuthenticationResult(user=principal, auth=None)

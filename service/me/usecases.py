@@ -96,14 +96,12 @@ async def confirm(rt: Runtime, caller: Caller, code: str) -> Confirmed:
         if error is not None:
             reason = "locked" if isinstance(error, Locked) else "not_pending"
             uow.record(Entry("totp.confirm_refused", "denied", subject=subject, reason=reason))
-        elif step is not None and await consume_step(uow.session, gestor_id, step, now):
+        elif step is not None and await consume_step(uow, gestor_id, step, now):
             row.totp_state = "active"
             clear_failures(row)
             uow.record(Entry("totp.confirmed", "ok", subject=subject))
         else:
-            await register_bad_code(
-                rt, uow.session, caller, gestor_id, replayed=step is not None, purpose="confirm"
-            )
+            await register_bad_code(uow, gestor_id, replayed=step is not None, purpose="confirm")
             error = InvalidTotp("The code is not valid for this enrolment")
     if error is not None:
         raise error

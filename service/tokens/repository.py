@@ -9,10 +9,8 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, bindparam, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.db.models import ApiToken, Gestor
-from service.db.reads import read_row
 from service.db.work import Repository
 from service.principal import Principal, Role
 
@@ -90,6 +88,14 @@ class TokenRepository(Repository):
         query = select(Gestor).where(Gestor.id == gestor_id).with_for_update(read=True)
         return (await self.session.scalars(query)).first()
 
+    async def live_principal(self, digest: str, now: datetime) -> Principal | None:
+        """The principal of a live token; revoked tokens and departed gestores get None."""
+        params = {"digest": digest, "now": now}
+        row = (await self.session.execute(_LIVE_TOKEN, params)).first()
+        if row is None:
+            return None
+        return Principal(row.id, row.name, cast(Role, row.role), row.gestor_id)
+
     async def revoke_for_gestor(self, gestor_id: str, at: datetime) -> int:
         """Revoke every live token of a gestor from ``at``; return how many."""
         result = await self.session.execute(
@@ -99,11 +105,3 @@ class TokenRepository(Repository):
             .values(revoked_at=at)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def authenticate(conn: AsyncConnection, digest: str, now: datetime) -> Principal | None:
-    """The principal of a live token; revoked tokens and departed gestores get None."""
-    row = await read_row(conn, _LIVE_TOKEN, {"digest": digest, "now": now})
-    if row is None:
-        return None
-    return Principal(row.id, row.name, cast(Role, row.role), row.gestor_id)
