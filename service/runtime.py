@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from service.audit.log import Entry, lock_chain
+from service.audit.log import Entry
 from service.clock import Clock, SystemClock
 from service.db.engine import make_engine, make_reader_maker, make_session_maker
 from service.logs.observability import Metrics
@@ -60,20 +59,6 @@ class Runtime:
         """Commit an audit event on its own, e.g. a refusal whose action changed nothing."""
         async with self.unit_of_work(caller) as uow:
             uow.record(entry)
-
-    # -- being replaced by unit_of_work (service.uow) -------------------------------
-
-    @asynccontextmanager
-    async def transaction(self, *, chain_lock: bool = True) -> AsyncIterator[AsyncSession]:
-        """Legacy: a transaction that takes the chain lock first. Use ``unit_of_work``."""
-        async with self.sessions() as session:
-            async with session.begin():
-                if chain_lock:
-                    await lock_chain(session)
-                yield session
-            first, last = session.info.get("audit_first_seq"), session.info.get("audit_last_seq")
-            if isinstance(first, int) and isinstance(last, int):
-                self.committed((first, last))
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:

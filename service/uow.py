@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.audit.log import Entry, append, lock_chain
+from service.audit.log import Entry, append, head, lock_chain
 from service.clock import Clock, rfc3339
 from service.db.models import WebhookEvent
 from service.principal import Caller
@@ -122,6 +122,16 @@ class UnitOfWork:
         if self.session.get_bind().dialect.name == "postgresql":
             key = zlib.crc32(name.encode()) & 0x7FFFFFFF
             await self.session.execute(text("SELECT pg_advisory_xact_lock(1, :k)"), {"k": key})
+
+    async def chain_head(self) -> tuple[int, str]:
+        """Lock the chain now and answer its head: (seq, hash) of the last committed event.
+
+        For a record that must name the event just before its own (a closed acta,
+        a protocol version): nothing can be appended between this read and this
+        transaction's own entries. Call it last, after every row lock.
+        """
+        await lock_chain(self.session)
+        return await head(self.session)
 
     async def flush(self) -> None:
         """Send pending ORM changes (row locks and constraint checks happen here)."""

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from service.db.models import Account, Assignment, Checkout, CredentialVersion, Gestor
+from service.domain.events import CredentialWritten, ObligationSatisfied
 from service.principal import SYSTEM, Caller, Principal
-from service.rotations import hooks
 from service.runtime import Runtime
 from service.tokens.usecases import issue_token
 from service.vault.client import SecretVersion
@@ -41,14 +41,16 @@ async def seed_account(rt: Runtime, **fields: Any) -> str:
         "updated_at": now,
         **fields,
     }
-    async with rt.transaction() as session:
+    async with rt.unit_of_work(SYSTEM) as uow:
+        session = uow.session
         session.add(Account(**values))
     return account_id
 
 
 async def seed_gestor(rt: Runtime) -> str:
     gestor_id = str(uuid.uuid4())
-    async with rt.transaction() as session:
+    async with rt.unit_of_work(SYSTEM) as uow:
+        session = uow.session
         session.add(
             Gestor(
                 id=gestor_id,
@@ -74,7 +76,8 @@ async def assign(
     ended_at: datetime | None = None,
 ) -> str:
     assignment_id = str(uuid.uuid4())
-    async with rt.transaction() as session:
+    async with rt.unit_of_work(SYSTEM) as uow:
+        session = uow.session
         session.add(
             Assignment(
                 id=assignment_id,
@@ -95,7 +98,8 @@ async def open_checkout(
     """A granted, still-open checkout row (the retrieval a case file reports)."""
     checkout_id = str(uuid.uuid4())
     granted = at or rt.clock.now()
-    async with rt.transaction() as session:
+    async with rt.unit_of_work(SYSTEM) as uow:
+        session = uow.session
         session.add(
             Checkout(
                 id=checkout_id,
@@ -134,7 +138,8 @@ async def write_through_service(
         account_id, {"username": "oficial", "password": password}, cas=current
     )
     await rt.vault.write_fingerprint(account_id, version.version, fp)
-    async with rt.transaction() as session:
+    async with rt.unit_of_work(admin_caller()) as uow:
+        session = uow.session
         session.add(
             CredentialVersion(
                 account_id=account_id,
@@ -150,14 +155,10 @@ async def write_through_service(
         assert account is not None
         account.credential_version = version.version
         account.credential_created_time = version.created_time
-        satisfied = await hooks.credential_written(
-            session,
-            admin_caller(),
-            rt.clock,
-            account_id=account_id,
-            version=version,
-            password_changed=changed,
+        answers = await uow.publish(
+            CredentialWritten(account_id, version.version, version.created_time, changed)
         )
+    satisfied = next((a for a in answers if isinstance(a, ObligationSatisfied)), None)
     return version, satisfied
 
 

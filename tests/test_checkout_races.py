@@ -155,7 +155,8 @@ async def test_a_lockout_set_mid_checkout_stops_even_the_right_code(
 
     async def lock_out() -> None:
         # As if five wrong codes had just been committed by other requests.
-        async with runtime_of(c).transaction() as session:
+        async with runtime_of(c).unit_of_work(SYSTEM) as uow:
+            session = uow.session
             await session.execute(
                 update(Gestor)
                 .where(Gestor.id == gestor_id)
@@ -202,7 +203,8 @@ async def test_confirmation_respects_a_lockout_set_meanwhile(make_client: AppFac
     until = clock.now() + timedelta(minutes=15)
 
     async def lock_out() -> None:
-        async with runtime_of(c).transaction() as session:
+        async with runtime_of(c).unit_of_work(SYSTEM) as uow:
+            session = uow.session
             await session.execute(
                 update(Gestor)
                 .where(Gestor.id == gestor_id)

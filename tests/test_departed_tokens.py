@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from service.principal import SYSTEM
 from service.tokens.repository import TokenRepository, new_token
 from tests.conftest import AppFactory, bearer, runtime_of
 from tests.custody_helpers import create_gestor, gestor_token
@@ -30,7 +31,8 @@ async def test_a_departed_gestors_token_is_refused_and_none_is_issued(
     # A token row the departure did not revoke (as if written by a racing request):
     # the departure alone must make it worthless.
     plaintext, digest = new_token()
-    async with rt.transaction() as session:
+    async with rt.unit_of_work(SYSTEM) as uow:
+        session = uow.session
         await TokenRepository(session).add(
             name="stray",
             role="gestor",

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from service.cli import main as cli_main
 from service.db.models import Account
+from service.principal import SYSTEM
 from service.settings import Settings
 from tests.conftest import AppFactory, Client, runtime_of
 from tests.documents_helpers import Body, seed_body
@@ -40,7 +41,8 @@ async def _legacy_personal(client: Client, body: Body, **fields: object) -> str:
     rt = runtime_of(client)
     handle = f"legacy_{uuid.uuid4().hex[:8]}"
     now = rt.clock.now()
-    async with rt.transaction() as session:
+    async with rt.unit_of_work(SYSTEM) as uow:
+        session = uow.session
         session.add(
             Account(
                 id=str(uuid.uuid4()),

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from service.clock import FrozenClock, SystemClock, rfc3339
 from service.db.models import Account, AuditEvent, RotationObligation, WebhookEvent
+from service.domain.events import CredentialWritten, RotationTriggered
 from service.domain.triggers import Trigger
-from service.rotations import triggers
 from service.rotations.usecases import notify_overdue, scan_max_age
 from service.runtime import Runtime
 from tests.bao_server import DevServer
@@ -61,15 +61,9 @@ async def test_two_triggers_on_one_account_give_one_obligation_with_both_origins
     rt = runtime_of(client)
     account = await seed_account(rt)
     gestor = await seed_gestor(rt)
-    async with rt.transaction() as session:
-        await triggers.fire(
-            session,
-            admin_caller(),
-            rt.clock,
-            rt.settings,
-            account_id=account,
-            trigger=Trigger.gestor_unassigned(gestor),
-        )
+    async with rt.unit_of_work(admin_caller()) as uow:
+        session = uow.session
+        await uow.publish(RotationTriggered(account, Trigger.gestor_unassigned(gestor)))
     first = await obligations_of(client, admin, account)
     assert len(first) == 1 and first[0]["reason"] == "gestor_unassigned"
     incident = await client.post(
@@ -183,18 +177,9 @@ async def test_an_older_version_is_no_evidence(client: Client, admin: dict[str, 
             "/v1/rotations", json={"account_id": account, "reason": "prueba"}, headers=admin
         )
     ).json()
-    from service.rotations import hooks
-
-    async with rt.transaction() as session:
-        got = await hooks.credential_written(
-            session,
-            admin_caller(),
-            rt.clock,
-            account_id=account,
-            version=old,
-            password_changed=True,
-        )
-    assert got is None
+    async with rt.unit_of_work(admin_caller()) as uow:
+        got = await uow.publish(CredentialWritten(account, old.version, old.created_time, True))
+    assert got == []
     [still] = await obligations_of(client, admin, account)
     assert still["id"] == ob["id"] and still["status"] == "open"
     # A real rotation afterwards is the evidence.

@@ -13,8 +13,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from service.audit.log import lock_chain
 from service.clock import FrozenClock
 from service.db.models import WebhookAttempt, WebhookDelivery, WebhookEvent
+from service.principal import SYSTEM
 from service.runtime import Runtime
 from service.webhooks.delivery import deliver_due, fan_out
 from tests.conftest import AppFactory, bearer, runtime_of
@@ -163,7 +165,8 @@ async def test_replicas_fanning_out_at_once_make_one_delivery_per_url(
     urls = ("http://127.0.0.1:9/first", "http://127.0.0.1:9/second")
     replicas = [runtime_of(await make_client(webhook_urls=urls)) for _ in range(2)]
     events = [str(uuid.uuid4()) for _ in range(6)]
-    async with replicas[0].transaction() as session:
+    async with replicas[0].unit_of_work(SYSTEM) as uow:
+        session = uow.session
         for event_id in events:
             session.add(
                 WebhookEvent(
@@ -199,7 +202,9 @@ async def test_delivery_does_not_wait_for_the_audit_chain_lock(make_client: AppF
             "/v1/rotations", json={"account_id": account, "reason": "prueba"}, headers=admin
         )
         assert made.status_code == 201
-        async with rt.transaction():  # holds the chain lock, as any write does
+        async with rt.unit_of_work(SYSTEM) as uow:
+            # Hold the chain lock, as any write does while it commits its events.
+            await lock_chain(uow.session)
             await asyncio.wait_for(deliver_until_quiet(rt), timeout=10)
         assert made.json()["id"] in {
             json.loads(r["body"])["data"].get("obligation", {}).get("id") for r in receiver.requests

@@ -17,8 +17,8 @@ class Work(Protocol):
 class Repository:
     """Base of every repository: built on a unit of work or a reader.
 
-    A bare session is still accepted while features move onto the unit of work;
-    once the last caller has moved, only ``Work`` remains.
+    Service code passes the unit of work or reader; tests may pass a bare session
+    to read what a request left behind.
     """
 
     def __init__(self, work: Work | AsyncSession) -> None:

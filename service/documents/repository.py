@@ -12,11 +12,10 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select
 
-from service.audit.log import head, lock_chain
 from service.db.models import Account, Assignment, AuditEvent, Gestor, RotationObligation
 from service.db.work import Repository
-from service.documents.content import AuditHead, Obligation
-from service.rotations.obligations import still_owed
+from service.documents.content import Obligation
+from service.rotations.repository import still_owed
 
 PROTOCOL_ACTION = "document.security_protocol"
 
@@ -76,14 +75,3 @@ class DocumentRepository(Repository):
             select(func.count()).select_from(AuditEvent).where(AuditEvent.action == PROTOCOL_ACTION)
         )
         return int(count or 0)
-
-    async def chain_head(self) -> AuditHead:
-        """The audit chain's last event; the chain stays locked until this transaction ends.
-
-        A document prints the head just before its own event, which the unit of
-        work appends at commit: holding the chain's lock from here on means
-        nothing is appended in between. Call it last, after every row lock.
-        """
-        await lock_chain(self.session)
-        seq, chain_hash = await head(self.session)
-        return AuditHead(seq, chain_hash)

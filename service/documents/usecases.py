@@ -126,7 +126,7 @@ async def security_protocol(rt: Runtime, caller: Caller, fmt: Format) -> Generat
         await uow.serialize("security_protocol")
         version = await repo.protocol_generations() + 1
         custody = await _custody(repo, uow.now())
-        protocol = _protocol(s, custody, version, uow.now(), await repo.chain_head())
+        protocol = _protocol(s, custody, version, uow.now(), AuditHead(*await uow.chain_head()))
         digest = protocol_sha256(protocol)
         uow.record(
             Entry(

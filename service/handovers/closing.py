@@ -84,7 +84,7 @@ async def close(rt: Runtime, caller: Caller, handover_id: str) -> HandoverOut:
             documents = DocumentRepository(uow)
             grouped = await documents.open_obligations(row.record["account_ids"])
             # Last: the chain stays locked from this read until handover.closed is appended.
-            audit_head = await documents.chain_head()
+            audit_head = AuditHead(*await uow.chain_head())
             now = uow.now()
             record = _closed_record(row, now, audit_head, [o for v in grouped.values() for o in v])
             row.record = record
