@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,10 +20,15 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from service.app import create_app
     from service.db.migrate import upgrade_to_head
+    from service.http.server import server_config
 
     upgrade_to_head(settings.database_url)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
-    return 0
+    server = uvicorn.Server(server_config(create_app(settings), settings))
+    # As uvicorn.run: Ctrl-C (re-raised once uvicorn has shut down) is a clean stop,
+    # and exit status 3 says the app failed to start (e.g. Vault unreachable).
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    return 0 if server.started else 3
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:

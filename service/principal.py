@@ -26,11 +26,17 @@ class Principal:
 
 @dataclass(frozen=True)
 class Caller:
-    """A principal (or nobody, or the system) plus request facts for the audit trail."""
+    """A principal (or nobody, or the system) plus request facts for the audit trail.
+
+    ``request_id`` is always the server's; an ``X-Request-ID`` the client chose
+    is kept apart in ``client_request_id``, so no client can pick (or reuse) the
+    id under which its events are filed.
+    """
 
     principal: Principal | None
     request_id: str | None = None
     ip: str | None = None
+    client_request_id: str | None = None
 
     @property
     def actor(self) -> str:

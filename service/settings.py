@@ -41,6 +41,12 @@ class Settings:
     vault_port: int = 8200
     log_level: str = "INFO"
     max_body_bytes: int = 64 * 1024
+    http_max_header_bytes: int = 16 * 1024
+    http_max_headers: int = 100
+    http_header_timeout_seconds: float = 10.0
+    http_body_timeout_seconds: float = 30.0
+    http_keep_alive_seconds: int = 5
+    http_max_connections: int = 200
     checkout_default_minutes: int = 30
     checkout_max_minutes: int = 480
     totp_max_failures: int = 5
@@ -104,9 +110,18 @@ class Settings:
             "checkout_max_minutes",
             "checkpoint_every_events",
             "database_pool_size",
+            "http_max_headers",
+            "http_keep_alive_seconds",
+            "http_max_connections",
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"CUSTODIA_{name.upper()} must be at least 1")
+        for name in ("http_header_timeout_seconds", "http_body_timeout_seconds"):
+            if not getattr(self, name) > 0:
+                raise SettingsError(f"CUSTODIA_{name.upper()} must be more than 0")
+        # Below this even an ordinary browser request (cookies, user agent) would be refused.
+        if self.http_max_header_bytes < 1024:
+            raise SettingsError("CUSTODIA_HTTP_MAX_HEADER_BYTES must be at least 1024")
         # The API refuses longer requests before any setting is consulted.
         if self.checkout_max_minutes > CHECKOUT_MINUTES_CAP:
             raise SettingsError(

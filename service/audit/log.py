@@ -99,6 +99,9 @@ async def append(session: AsyncSession, caller: Caller, entry: Entry, clock: Clo
     head = (await session.execute(_HEAD)).first()
     seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
     account_id, details = entry.account_id, dict(entry.details)
+    if caller.client_request_id is not None:
+        # In details, not a column of its own: the chain's hashed format stays as it is.
+        details["client_request_id"] = caller.client_request_id
     if account_id is not None and len(account_id) > ACCOUNT_ID_WIDTH:
         # An id from a URL can be anything; recording a refusal must never fail on it.
         details["account_ref"] = account_id[:100]

@@ -107,6 +107,7 @@ def _serve(settings: Settings) -> None:
 
     from service.app import create_app
     from service.db.migrate import upgrade_to_head
+    from service.http.server import server_config
     from service.tokens.bootstrap import ensure_admin_token
 
     upgrade_to_head(settings.database_url)
@@ -117,16 +118,8 @@ def _serve(settings: Settings) -> None:
     else:
         _say(f"admin token: see {settings.home / 'admin-token'}")
     _say(f"API on http://{settings.host}:{settings.port} (docs at /schema)")
-    config = uvicorn.Config(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        # uvicorn's own logging config would print its errors' tracebacks, messages
-        # included, past the redaction processor; this way they go through it.
-        log_config=None,
-        access_log=False,
-        lifespan="on",
+    config = server_config(
+        create_app(settings), settings, log_level="warning", access_log=False, lifespan="on"
     )
     uvicorn.Server(config).run()
 

@@ -1,15 +1,17 @@
-"""Refuse what no handler should see: control characters, and JSON nested absurdly deep.
+"""Refuse what no handler should see: control characters, deep JSON and repeated keys.
 
 PostgreSQL cannot store U+0000 in text (SQLite can), so without the first the
 same request would be stored on one database and fail on the other; other
 control characters have no place in names, handles or passwords and end up in
 the public directory's CSV and in PDFs. Tab, line feed and carriage return stay
 (notes). The JSON decoder recurses, so a few kilobytes of brackets would end in
-a RecursionError.
+a RecursionError. A key given twice in one object is ambiguous: the decoder
+would keep the last one silently (``{"role": "auditor", "role": "admin"}``).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -32,6 +34,8 @@ _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _BRACKET = re.compile(rb"[\[\]{}]")
 # Custodia's bodies nest a few levels; anything near this is not a request of ours.
 MAX_JSON_DEPTH = 32
+# A key is quoted in the refusal; a hostile one is cut to this.
+_KEY_SHOWN = 64
 
 
 async def check_request_input(request: Request[Any, Any, Any]) -> None:
@@ -48,7 +52,42 @@ async def check_request_input(request: Request[Any, Any, Any]) -> None:
         )
     if json_depth(body) > MAX_JSON_DEPTH:
         raise DomainError(f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels")  # 400
+    refuse_repeated_keys(body)
     expect_strict_types(request, body)
+
+
+class _RepeatedKey(Exception):
+    """Raised out of the decoder's hook: not a ValueError, so no decoding error hides it."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _RepeatedKey(key)
+        seen[key] = value
+    return seen
+
+
+def refuse_repeated_keys(body: bytes) -> None:
+    """400 when any object of the body, at any depth, names one key twice."""
+    if not body.strip():
+        return
+    try:
+        json.loads(body, object_pairs_hook=_unique_pairs)
+    except _RepeatedKey as repeated:
+        key = repeated.key if len(repeated.key) <= _KEY_SHOWN else repeated.key[:_KEY_SHOWN] + "…"
+        raise DomainError(
+            f"The JSON body gives the key {json.dumps(key, ensure_ascii=False)} twice "
+            "in one object; send each key once",
+            key=key,
+        ) from None
+    except ValueError:
+        return  # malformed JSON (or not UTF-8): Litestar's own decoding answers it
 
 
 def expect_strict_types(request: Request[Any, Any, Any], body: bytes) -> None:

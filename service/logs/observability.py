@@ -1,4 +1,10 @@
-"""JSON logs through the redaction processor, one log event per request, Prometheus metrics."""
+"""JSON logs through the redaction processor, one log event per request, Prometheus metrics.
+
+Every request gets a fresh id of the server's: it files the request's log event
+and its audit events, and goes back in ``X-Request-ID``. A well-formed
+``X-Request-ID`` sent by the client is only ever carried beside it, as
+``client_request_id``, and echoed in ``X-Client-Request-ID``.
+"""
 
 from __future__ import annotations
 
@@ -87,8 +93,13 @@ def request_log_middleware(metrics: Metrics) -> Any:
                 await app(scope, receive, send)
                 return
             method: str = scope["method"]
-            request_id = _request_id(scope)
-            scope.setdefault("state", {})["request_id"] = request_id
+            request_id, client_request_id = secrets.token_hex(8), _client_request_id(scope)
+            state = scope.setdefault("state", {})
+            state["request_id"] = request_id
+            echoed = [(b"x-request-id", request_id.encode())]
+            if client_request_id is not None:
+                state["client_request_id"] = client_request_id
+                echoed.append((b"x-client-request-id", client_request_id.encode()))
             status = 500
             started = time.perf_counter()
 
@@ -96,10 +107,7 @@ def request_log_middleware(metrics: Metrics) -> Any:
                 nonlocal status
                 if message["type"] == "http.response.start":
                     status = message["status"]
-                    message["headers"] = [
-                        *message.get("headers", []),
-                        (b"x-request-id", request_id.encode()),
-                    ]
+                    message["headers"] = [*message.get("headers", []), *echoed]
                 await send(message)
 
             try:
@@ -115,6 +123,7 @@ def request_log_middleware(metrics: Metrics) -> Any:
                 log.info(
                     "request",
                     request_id=request_id,
+                    client_request_id=client_request_id,
                     principal=getattr(user, "actor", None),
                     role=getattr(user, "role", None),
                     method=method,
@@ -128,10 +137,10 @@ def request_log_middleware(metrics: Metrics) -> Any:
     return middleware
 
 
-def _request_id(scope: Scope) -> str:
+def _client_request_id(scope: Scope) -> str | None:
+    """The client's ``X-Request-ID`` when it is a short plain token; anything else is dropped."""
     for name, value in scope.get("headers", []):
         if name == b"x-request-id":
             candidate = value.decode("latin-1")
-            if REQUEST_ID.match(candidate):
-                return candidate
-    return secrets.token_hex(8)
+            return candidate if REQUEST_ID.fullmatch(candidate) else None
+    return None
