@@ -5,7 +5,6 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from service.clock import Clock
@@ -14,6 +13,8 @@ from service.http.content_type import require_json_bodies
 from service.http.input_hygiene import check_request_input
 from service.http.problems import EXCEPTION_HANDLERS, document_problems
 from service.http.routes import route_handlers
+from service.http.schema_ui import SelfHostedSwaggerUI
+from service.http.security_headers import add_security_headers
 from service.jobs.schedule import default_jobs
 from service.jobs.supervisor import Supervisor
 from service.logs.observability import configure_logging, request_log_middleware
@@ -47,6 +48,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=check_request_input,
+        before_send=[add_security_headers],
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
         request_max_body_size=settings.max_body_bytes,
@@ -67,7 +69,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
                 }
             ),
             security=[{"bearer": []}],
-            render_plugins=[SwaggerRenderPlugin(path="/")],
+            render_plugins=[SelfHostedSwaggerUI()],
         ),
         debug=False,
     )

@@ -40,7 +40,8 @@ async def test_a_refused_token_is_logged_and_counted_as_401(make_client: AppFact
     for n, headers in enumerate(({}, {"Authorization": "Bearer nope"})):
         resp = await c.get("/v1/tokens", headers={**headers, "X-Request-ID": f"refused-{n}"})
         assert resp.status_code == 401
-        assert resp.headers["x-request-id"] == f"refused-{n}"
+        assert resp.headers["x-client-request-id"] == f"refused-{n}"
+        assert resp.headers["x-request-id"] != f"refused-{n}"  # the server's own id
     body = (await c.get("/metrics")).text
     assert 'custodia_http_requests_total{method="GET",route="/v1/tokens",status="401"} 2.0' in body
     assert 'status="500"' not in body

@@ -113,7 +113,8 @@ async def test_a_failing_request_logs_types_and_places_not_the_message(
     logs = log_path.read_text("utf-8", "replace")
     assert CANARY not in logs
     assert issued.token not in logs and "482913" not in logs
-    [request] = [e for e in events(logs) if e.get("request_id") == "clock-canary-1"]
+    [request] = [e for e in events(logs) if e.get("client_request_id") == "clock-canary-1"]
+    assert request["request_id"] == response.headers["x-request-id"] != "clock-canary-1"
     assert request["status"] == 500 and request["route"] == "/v1/tokens"
     [error] = [e for e in events(logs) if e.get("event") == "unhandled_error"]
     chain = error["exception"]

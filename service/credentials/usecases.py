@@ -27,6 +27,7 @@ a fingerprint to compare with.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -150,7 +151,7 @@ async def _current_version(
     # Metadata before fingerprints: a fingerprint for a newer version seen here is harmless.
     versions = await rt.vault.credential_versions(account_id)
     # A version an earlier write left unrecorded is recorded first; failing here fails the write.
-    await recover_account(rt, account_id, Caller(None, caller.request_id, caller.ip), versions)
+    await recover_account(rt, account_id, dataclasses.replace(caller, principal=None), versions)
     current = max(versions, default=0)
     if not current:
         return 0, None

@@ -77,10 +77,12 @@ def caller_of(request: Request[Any, Any, Any]) -> Caller:
     """Provider: the caller, with request id and client address for the audit trail."""
     principal = request.scope.get("user")
     client = request.client
+    state = request.scope.get("state", {})
     return Caller(
         principal=principal if isinstance(principal, Principal) else None,
-        request_id=request.scope.get("state", {}).get("request_id"),
+        request_id=state.get("request_id"),
         ip=client.host if client else None,
+        client_request_id=state.get("client_request_id"),
     )
 
 
