@@ -65,7 +65,12 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     """Collaborators shared by the app, the CLI and the tests."""
     from service.bus import HANDLERS  # the bus imports every feature's handlers
 
-    engine = make_engine(settings.database_url, settings.database_pool_size)
+    engine = make_engine(
+        settings.database_url,
+        settings.database_pool_size,
+        statement_timeout_ms=settings.database_statement_timeout_ms,
+        lock_timeout_ms=settings.database_lock_timeout_ms,
+    )
     return Runtime(
         settings=settings,
         clock=clock or SystemClock(),

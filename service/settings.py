@@ -25,6 +25,9 @@ class Settings:
 
     database_url: str = "sqlite+aiosqlite:///.custodia/custodia.db"
     database_pool_size: int = 10
+    # PostgreSQL: the longest a statement may run, and a lock wait may last (milliseconds).
+    database_statement_timeout_ms: int = 30_000
+    database_lock_timeout_ms: int = 10_000
     vault_addr: str = "http://127.0.0.1:8200"
     vault_token: str | None = None
     vault_role_id: str | None = None
@@ -113,6 +116,8 @@ class Settings:
             "http_max_headers",
             "http_keep_alive_seconds",
             "http_max_connections",
+            "database_statement_timeout_ms",
+            "database_lock_timeout_ms",
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"CUSTODIA_{name.upper()} must be at least 1")

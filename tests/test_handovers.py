@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,7 +18,7 @@ from tests.conftest import Client, runtime_of
 from tests.custody_helpers import create_account, create_gestor, uid
 from tests.documents_helpers import Body, handover_body, pdf_pages, pdf_text, seed_body, squash
 
-CDMX_START = "2026-11-28T05:30:00-06:00"
+CDMX = timezone(timedelta(hours=-6))
 
 
 async def _create(client: Client, admin: dict[str, str], body: Body, **over: Any) -> dict[str, Any]:
@@ -87,7 +87,9 @@ async def test_closed_acta_pdf_has_every_required_element(
     client: Client, admin: dict[str, str]
 ) -> None:
     body = await seed_body(client, admin)
-    created = await _create(client, admin, body, started_at=CDMX_START)
+    # Whole seconds, rounded up: never before the área's accounts were registered.
+    start = datetime.now(CDMX).replace(microsecond=0) + timedelta(seconds=1)
+    created = await _create(client, admin, body, started_at=start.isoformat())
     closed = await client.post(f"/v1/handovers/{created['id']}/close", headers=admin)
     assert closed.status_code == 200, closed.text
     info = closed.json()
@@ -100,7 +102,7 @@ async def test_closed_acta_pdf_has_every_required_element(
     for needle in (
         created["folio"],
         data["place"],
-        "28/11/2026 05:30:00 UTC-06:00",  # start, in the offset it was given
+        start.strftime("%d/%m/%Y %H:%M:%S UTC-06:00"),  # start, in the offset it was given
         "Conclusión",
         "UTC-06:00",
         "Décima sexta",

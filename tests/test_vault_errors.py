@@ -137,15 +137,33 @@ async def test_missing_transit_keys_name_the_key_and_the_operation(fresh: Fresh)
     delete_transit_key(fresh.server, "custodia-fingerprint")
     async with vault_at(fresh.server.addr, fresh.creds) as vault:
         await vault.login()
-        cases: list[tuple[Callable[[], Awaitable[object]], str, str]] = [
-            (lambda: vault.sign(b"checkpoint"), "custodia-audit", "signing an audit checkpoint"),
-            (vault.public_keys, "custodia-audit", "reading the audit public keys"),
-            (lambda: vault.fingerprint(CANARY), "custodia-fingerprint", "fingerprinting"),
+        cases: list[tuple[Callable[[], Awaitable[object]], str, str, str]] = [
+            (
+                lambda: vault.sign(b"checkpoint"),
+                "custodia-audit",
+                "the audit signing key",
+                "signing an audit checkpoint",
+            ),
+            (
+                vault.public_keys,
+                "custodia-audit",
+                "the audit signing key",
+                "reading the audit public keys",
+            ),
+            (
+                lambda: vault.fingerprint(CANARY),
+                "custodia-fingerprint",
+                "the fingerprint key",
+                "fingerprinting",
+            ),
         ]
-        for call, key, action in cases:
+        for call, key, named, action in cases:
             exc = await failure(call, VaultMisconfigured)
             assert exc.status == 503
-            assert f"transit key '{key}'" in exc.detail and action in exc.detail, exc.detail
+            # The key in words and the setting locating it; never its Vault path.
+            assert named in exc.detail and action in exc.detail, exc.detail
+            assert "CUSTODIA_VAULT_TRANSIT_MOUNT" in exc.detail
+            assert key not in exc.detail and "custodia-transit" not in exc.detail
 
 
 async def test_a_missing_mount_is_an_error_not_an_absent_secret(fresh: Fresh) -> None:
@@ -155,12 +173,14 @@ async def test_a_missing_mount_is_an_error_not_an_absent_secret(fresh: Fresh) ->
     async with vault_at(fresh.server.addr, fresh.creds) as vault:
         await vault.login()
         exc = await failure(lambda: vault.get_totp_seed(gestor), VaultMisconfigured)
-        assert f"custodia-kv/gestores/{gestor}/totp" in exc.detail
+        assert f"gestor {gestor}" in exc.detail and "CUSTODIA_VAULT_KV_MOUNT" in exc.detail
+        assert "custodia-kv" not in exc.detail and "/totp" not in exc.detail
         await failure(lambda: vault.credential_versions(gestor), VaultMisconfigured)
         # A destroy on a missing mount must not pass for done.
         await failure(lambda: vault.destroy_totp_seed(gestor), VaultMisconfigured)
         exc = await failure(lambda: vault.fingerprint(CANARY), VaultMisconfigured)
-        assert "custodia-transit" in exc.detail
+        assert "CUSTODIA_VAULT_TRANSIT_MOUNT" in exc.detail
+        assert "custodia-transit" not in exc.detail
 
 
 async def test_absent_secrets_are_still_none(bao: DevServer, approle: AppRoleCredentials) -> None:
@@ -188,7 +208,9 @@ async def test_the_api_answers_a_missing_key_with_a_problem_naming_it(
     assert resp.status_code == 503, resp.text
     assert resp.headers["content-type"].startswith("application/problem+json")
     assert resp.json()["title"] == "Vault is not set up for this service"
-    assert "transit key 'custodia-audit'" in resp.json()["detail"]
+    assert "the audit signing key" in resp.json()["detail"]
+    assert "CUSTODIA_VAULT_AUDIT_KEY" in resp.json()["detail"]
+    assert "custodia-audit" not in resp.text and "custodia-transit" not in resp.text
 
     account_id = await create_account(client, admin)
     resp = await client.put(
@@ -197,7 +219,8 @@ async def test_the_api_answers_a_missing_key_with_a_problem_naming_it(
         headers=admin,
     )
     assert resp.status_code == 503, resp.text
-    assert "transit key 'custodia-fingerprint'" in resp.json()["detail"]
+    assert "the fingerprint key" in resp.json()["detail"]
+    assert "custodia-fingerprint" not in resp.text and "custodia-transit" not in resp.text
     assert CANARY not in resp.text and CANARY_B64 not in resp.text
 
 
@@ -263,7 +286,7 @@ async def test_the_retry_after_a_new_login_is_translated_too(fresh: Fresh) -> No
     async with vault_at(fresh.server.addr, fresh.creds, token=token) as vault:
         # Forbidden (revoked token), login, then the retry meets the missing key.
         exc = await failure(lambda: vault.sign(b"checkpoint"), VaultMisconfigured)
-        assert "custodia-audit" in exc.detail and token not in exc.detail
+        assert "the audit signing key" in exc.detail and token not in exc.detail
 
 
 async def test_a_refused_approle_login_is_vault_denied(bao: DevServer) -> None:
@@ -283,7 +306,9 @@ async def test_a_path_outside_the_policy_is_vault_denied(
         await vault.login()
         exc = await failure(lambda: vault.sign(b"checkpoint"), VaultDenied)
         assert exc.status == 503
-        assert "signing an audit checkpoint" in exc.detail and "outside-policy" in exc.detail
+        assert "signing an audit checkpoint" in exc.detail
+        # The setting that points outside the policy; not the key's name or path.
+        assert "CUSTODIA_VAULT_AUDIT_KEY" in exc.detail and "outside-policy" not in exc.detail
     token = service_token(bao)
     async with vault_at(bao.addr, token=token, vault_audit_key="outside-policy") as vault:
         exc = await failure(vault.public_keys, VaultDenied)

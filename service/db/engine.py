@@ -4,6 +4,10 @@ Row locks in this service are ``with_for_update(key_share=True)``, PostgreSQL's
 FOR NO KEY UPDATE: enough to serialise changes to a row without blocking the
 KEY SHARE locks that foreign-key checks take when another transaction inserts a
 row pointing at it (a plain FOR UPDATE there deadlocks against the audit lock).
+
+Every PostgreSQL connection starts with ``statement_timeout`` and ``lock_timeout``
+set, so a stuck transaction cannot make every writer queue behind it for good:
+the waiters fail (55P03, 57014) and the request answers 503, to be retried.
 """
 
 from __future__ import annotations
@@ -19,8 +23,14 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "custodia_read_only"
 
 
-def make_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
-    """Create the async engine with the pragmas and locking the service relies on."""
+def make_engine(
+    database_url: str,
+    pool_size: int = 10,
+    *,
+    statement_timeout_ms: int = 30_000,
+    lock_timeout_ms: int = 10_000,
+) -> AsyncEngine:
+    """Create the async engine with the pragmas, locking and time-outs the service relies on."""
     if database_url.startswith("sqlite"):
         engine = create_async_engine(
             database_url,
@@ -34,6 +44,13 @@ def make_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        # Startup parameters: in force on every connection, before its first statement.
+        connect_args={
+            "server_settings": {
+                "statement_timeout": str(statement_timeout_ms),
+                "lock_timeout": str(lock_timeout_ms),
+            }
+        },
         # Parameters never reach an error message: they may be anything a caller sent.
         hide_parameters=True,
     )

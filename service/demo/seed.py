@@ -195,7 +195,7 @@ def _handover(gestores: dict[str, str]) -> HandoverIn:
                    PartyIn("Raúl Andrés Gómez Zúñiga", "Coordinador de Difusión")],
         place="Sala de Cabildo, Palacio Municipal, Santa María del Río, S.L.P.",
         reason="Conclusión del encargo de la titular del área",
-        started_at=datetime.now(UTC).astimezone(cdmx) - timedelta(minutes=5),
+        started_at=datetime.now(UTC).astimezone(cdmx),
     )  # fmt: skip
 
 

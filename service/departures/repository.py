@@ -69,6 +69,13 @@ class DepartureRepository(Repository):
         await self.session.flush()
         return ended
 
+    async def first_assignment(self, gestor_id: str) -> datetime | None:
+        """When the gestor's earliest assignment (ended or not) began; None if never assigned."""
+        value: datetime | None = await self.session.scalar(
+            select(func.min(Assignment.assigned_at)).where(Assignment.gestor_id == gestor_id)
+        )
+        return value
+
     async def assignments(self, gestor_id: str) -> list[rules.Assignment[str]]:
         query = select(Assignment).where(Assignment.gestor_id == gestor_id)
         return [

@@ -58,11 +58,34 @@ async def depart(
         if gestor is None:
             raise NotFound(f"No gestor with id {gestor_id}")
         if gestor.departed_at is None:
+            if effective_at is not None:
+                await _refuse_before_access_began(repo, gestor, at)
             await _end_access(uow, gestor, at, reason)
         case = repo.case_file(gestor)
     if case is None or not case.seed_destroyed:
         case = await destroy_seed(rt, caller, gestor_id)
     return case
+
+
+async def _refuse_before_access_began(
+    repo: DepartureRepository, gestor: Gestor, at: datetime
+) -> None:
+    """Access cannot end before it began: not before the gestor's first assignment.
+
+    A gestor never assigned had access to nothing; their departure may not precede
+    their registration. Read under the gestor's lock, with the assignments it guards.
+    """
+    first = await repo.first_assignment(gestor.id)
+    if first is None:
+        bound, what = gestor.created_at, "the gestor was registered"
+    else:
+        bound, what = first, "the gestor's first assignment began"
+    if at < bound:
+        raise InvalidInput(
+            f"effective_at cannot precede {rfc3339(bound)}, when {what}",
+            field="effective_at",
+            not_before=rfc3339(bound),
+        )
 
 
 async def _end_access(uow: UnitOfWork, gestor: Gestor, at: datetime, reason: str) -> None:

@@ -48,6 +48,13 @@ class HandoverRepository(Repository):
         )
         return value
 
+    async def area_since(self, area: str) -> datetime | None:
+        """When the área's first account was registered, retired ones included; None: none."""
+        value: datetime | None = await self.session.scalar(
+            select(func.min(Account.created_at)).where(Account.area == area)
+        )
+        return value
+
     async def lock_live_accounts(self, area: str) -> list[Account]:
         """The área's live accounts, locked in id order; listed by platform, then id.
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 from service.audit.log import Entry
-from service.clock import past_instant_problem
+from service.clock import past_instant_problem, rfc3339
 from service.db.models import Account, Handover
 from service.db.models import Gestor as GestorRow
 from service.documents.acta import annex_sha256, annex_to_json
@@ -87,6 +87,23 @@ async def _incoming(repo: HandoverRepository, data: HandoverIn) -> GestorRow:
     return incoming
 
 
+async def _refuse_before_area_existed(repo: HandoverRepository, data: HandoverIn) -> None:
+    """A handover cannot start before its área existed.
+
+    An área has no row of its own: in this service it exists from the registration
+    of its first account (a retired one included, as the área held it). A handover
+    hands over the área's accounts, so before that there was nothing in its custody.
+    """
+    since = await repo.area_since(data.area)
+    if since is not None and data.started_at < since:
+        raise InvalidInput(
+            f"started_at cannot precede {rfc3339(since)}, when the área {data.area!r} "
+            "got its first account",
+            field="started_at",
+            not_before=rfc3339(since),
+        )
+
+
 async def _rotations(uow: UnitOfWork, handover_id: str, ids: list[str]) -> list[str]:
     """Open (or merge) each account's obligation; a handed-back account gets none."""
     obligation_ids = []
@@ -109,6 +126,7 @@ async def _create(rt: Runtime, caller: Caller, data: HandoverIn) -> Handover:
             raise InvalidInput(
                 f"The área {data.area!r} has no accounts in custody to hand over", field="area"
             )
+        await _refuse_before_area_existed(repo, data)
         ids = [a.id for a in accounts]
         outgoing_id = data.outgoing.gestor_id
         since = await repo.previous_start(data.area)

@@ -94,8 +94,9 @@ def _database(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[
     return _domain(request, DatabaseUnavailable("The database is unavailable; retry later"))
 
 
-# PostgreSQL's answers to a clash with a concurrent transaction: retrying succeeds.
-TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})  # serialization, deadlock, lock
+# PostgreSQL's answers to a clash with a concurrent transaction, or to a statement or
+# lock wait that outlasted its time-out (lock_timeout, statement_timeout): retrying succeeds.
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57014"})
 # Text PostgreSQL cannot store (e.g. U+0000), should any reach it past input_hygiene.
 UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
 

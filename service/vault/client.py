@@ -4,7 +4,8 @@ hvac is synchronous, so every call runs in a worker thread bounded by a
 capacity limiter, over a connection pool as large as the limiter. Every call
 goes through ``Vault._call``, where any hvac or requests error becomes one of
 the service's own errors (``_translate``); none ever quotes a secret, a token,
-the request or Vault's answer.
+the request, Vault's answer or a Vault path (``VaultOp`` names the operation and
+the account or gestor instead).
 """
 
 from __future__ import annotations
@@ -39,7 +40,10 @@ T = TypeVar("T")
 log = structlog.get_logger("custodia.vault")
 
 CHECKOUT_TOKEN_TTL = "60s"  # noqa: S105 - a duration
-SETUP_HINT = "check the Vault settings and run `custodia vault-bootstrap`"
+# The settings that locate what each kind of call needs, named in setup errors.
+KV_SETTINGS = "CUSTODIA_VAULT_KV_MOUNT"
+AUDIT_KEY_SETTINGS = "CUSTODIA_VAULT_TRANSIT_MOUNT, CUSTODIA_VAULT_AUDIT_KEY"
+TRANSIT_SETTINGS = "CUSTODIA_VAULT_TRANSIT_MOUNT"
 
 # What a call into hvac can raise on Vault's behalf: every other exception is a bug.
 _RAW = (hvac_errors.VaultError, requests.RequestException)
@@ -60,6 +64,11 @@ def _expect_json(call: Callable[[], T]) -> T:
     return result
 
 
+def _setup_hint(op: VaultOp) -> str:
+    checked = op.settings or "the Vault settings"
+    return f"check {checked} and run `custodia vault-bootstrap`"
+
+
 def _translate(exc: Exception, op: VaultOp) -> DomainError:
     """The service's own error for a failed Vault call, worded from ``op`` alone."""
     if isinstance(exc, requests.Timeout):
@@ -77,8 +86,10 @@ def _translate(exc: Exception, op: VaultOp) -> DomainError:
     if isinstance(exc, hvac_errors.Forbidden | hvac_errors.Unauthorized) or (
         op.auth and isinstance(exc, hvac_errors.InvalidRequest)
     ):
+        settings = f", and {op.settings}" if op.settings else ""
         return VaultDenied(
-            f"Vault denied {op.action} ({op.target}); check the service's token, AppRole and policy"
+            f"Vault denied {op.action} ({op.subject}); check the service's token, AppRole "
+            f"and policy{settings}"
         )
     if isinstance(exc, hvac_errors.InvalidRequest) and _says(exc, "check-and-set"):
         return VaultConflict(f"Another version was written first; read and retry ({op})")
@@ -87,7 +98,9 @@ def _translate(exc: Exception, op: VaultOp) -> DomainError:
     if isinstance(exc, hvac_errors.InvalidPath) or (
         isinstance(exc, hvac_errors.InvalidRequest) and _says(exc, "key not found")
     ):
-        return VaultMisconfigured(f"Vault has no {op.target} ({op.action}); {SETUP_HINT}")
+        return VaultMisconfigured(
+            f"Vault lacks what {op.action} needs ({op.subject}); {_setup_hint(op)}"
+        )
     if isinstance(
         exc,
         hvac_errors.InvalidRequest
@@ -95,7 +108,9 @@ def _translate(exc: Exception, op: VaultOp) -> DomainError:
         | hvac_errors.UnsupportedOperation
         | hvac_errors.PreconditionFailed,
     ):
-        return VaultMisconfigured(f"Vault rejected the request as invalid ({op}); {SETUP_HINT}")
+        return VaultMisconfigured(
+            f"Vault rejected the request as invalid ({op}); {_setup_hint(op)}"
+        )
     # InternalServerError, BadGateway, UnexpectedError and any later hvac error.
     return VaultUnavailable(f"Vault answered with a server error ({op})")
 
@@ -165,18 +180,17 @@ class Vault(KvRecords):
 
         return await self._call(op, absent_is_none)
 
-    def _kv_op(self, action: str, path: str) -> VaultOp:
-        return VaultOp(action, f"KV path '{self._kv}/{path}'")
-
-    def _transit_op(self, action: str, key: str) -> VaultOp:
-        return VaultOp(action, f"transit key '{key}' on mount '{self._transit}'")
-
     async def login(self) -> int | None:
         """Log in with AppRole, when configured: the new token's TTL (a static token: None)."""
         if not self._settings.vault_role_id:
             return None
         resp = await self._call(
-            VaultOp("logging in", "AppRole role", auth=True),
+            VaultOp(
+                "logging in",
+                "the service's AppRole",
+                "CUSTODIA_VAULT_ROLE_ID, CUSTODIA_VAULT_SECRET_ID",
+                auth=True,
+            ),
             self._client.auth.approle.login,
             role_id=self._settings.vault_role_id,
             secret_id=self._settings.vault_secret_id,
@@ -195,7 +209,7 @@ class Vault(KvRecords):
             return info
 
         # An expired or revoked token is a Forbidden: _call logs in again and retries.
-        info = await self._call(VaultOp("renewing the service token", "auth/token"), renew)
+        info = await self._call(VaultOp("renewing the service token", "the service token"), renew)
         ttl = int(info["auth"]["lease_duration"]) if info else await self.login()
         return max(ttl // 2, 5) if ttl else 3600
 
@@ -230,12 +244,13 @@ class Vault(KvRecords):
         self,
         path: str,
         action: str,
+        subject: str,
         client: hvac.Client | None = None,
         version: int | None = None,
     ) -> tuple[dict[str, Any], SecretVersion] | None:
         """The latest version, or ``version``; None when absent, deleted or destroyed."""
         resp = await self._find(
-            self._kv_op(action, path),
+            VaultOp(action, subject, KV_SETTINGS),
             (client or self._client).secrets.kv.v2.read_secret_version,
             path=path,
             version=version,
@@ -247,10 +262,10 @@ class Vault(KvRecords):
         return resp["data"]["data"], secret_version(resp["data"]["metadata"])
 
     async def write_kv(
-        self, path: str, data: dict[str, Any], cas: int | None, action: str
+        self, path: str, data: dict[str, Any], cas: int | None, action: str, subject: str
     ) -> SecretVersion:
         resp = await self._call(
-            self._kv_op(action, path),
+            VaultOp(action, subject, KV_SETTINGS),
             self._client.secrets.kv.v2.create_or_update_secret,
             path=path,
             secret=data,
@@ -259,9 +274,9 @@ class Vault(KvRecords):
         )
         return secret_version(resp["data"])
 
-    async def destroy_kv(self, path: str, action: str) -> None:
+    async def destroy_kv(self, path: str, action: str, subject: str) -> None:
         await self._find(
-            self._kv_op(action, path),
+            VaultOp(action, subject, KV_SETTINGS),
             self._client.secrets.kv.v2.delete_metadata_and_all_versions,
             path=path,
             mount_point=self._kv,
@@ -273,15 +288,16 @@ class Vault(KvRecords):
         self, account_id: str, data: dict[str, Any], cas: int
     ) -> SecretVersion:
         """Write a new version with check-and-set: ``cas`` is the version we saw (0: none)."""
-        return await self.write_kv(f"accounts/{account_id}", data, cas, "writing a credential")
+        return await self.write_kv(
+            f"accounts/{account_id}", data, cas, "writing a credential", f"account {account_id}"
+        )
 
     async def credential_versions(self, account_id: str) -> dict[int, SecretVersion]:
         """KV v2 metadata: every version's Vault ``created_time``."""
-        path = f"accounts/{account_id}"
         resp = await self._find(
-            self._kv_op("reading credential versions", path),
+            VaultOp("reading credential versions", f"account {account_id}", KV_SETTINGS),
             self._client.secrets.kv.v2.read_secret_metadata,
-            path=path,
+            path=f"accounts/{account_id}",
             mount_point=self._kv,
         )
         if resp is None:
@@ -302,7 +318,11 @@ class Vault(KvRecords):
         """
         role = self._settings.vault_checkout_role
         created = await self._call(
-            VaultOp("creating a checkout token", f"token role '{role}'"),
+            VaultOp(
+                "creating a checkout token",
+                f"account {account_id}",
+                "CUSTODIA_VAULT_CHECKOUT_ROLE",
+            ),
             self._client.auth.token.create,
             role_name=role,
             meta=metadata,
@@ -313,14 +333,20 @@ class Vault(KvRecords):
         )
         child = self._new_client(created["auth"]["client_token"])
         return await self.read_kv(
-            f"accounts/{account_id}", "reading for a checkout", child, version=version
+            f"accounts/{account_id}",
+            "reading for a checkout",
+            f"account {account_id}",
+            child,
+            version=version,
         )
 
     async def destroy_credential(self, account_id: str) -> None:
         """Remove every version and the metadata: the account left custody."""
         # Fingerprints first: losing them early costs nothing but one comparison.
         await self.destroy_fingerprints(account_id)
-        await self.destroy_kv(f"accounts/{account_id}", "destroying a credential")
+        await self.destroy_kv(
+            f"accounts/{account_id}", "destroying a credential", f"account {account_id}"
+        )
 
     # -- transit signing ---------------------------------------------------
 
@@ -328,7 +354,7 @@ class Vault(KvRecords):
         """Ed25519-sign ``message``; return (base64 raw signature, key version)."""
         key = self._settings.vault_audit_key
         resp = await self._call(
-            self._transit_op("signing an audit checkpoint", key),
+            VaultOp("signing an audit checkpoint", "the audit signing key", AUDIT_KEY_SETTINGS),
             self._client.secrets.transit.sign_data,
             name=key,
             hash_input=base64.b64encode(message).decode(),
@@ -341,7 +367,7 @@ class Vault(KvRecords):
         """Raw 32-byte Ed25519 public keys of the audit key, by version."""
         key = self._settings.vault_audit_key
         resp = await self._call(
-            self._transit_op("reading the audit public keys", key),
+            VaultOp("reading the audit public keys", "the audit signing key", AUDIT_KEY_SETTINGS),
             self._client.secrets.transit.read_key,
             name=key,
             mount_point=self._transit,
@@ -356,7 +382,7 @@ class Vault(KvRecords):
     async def fingerprint(self, value: str, key_version: int | None = None) -> str:
         """Transit HMAC-SHA256 of ``value``: ``vault:v<key version>:<base64>``."""
         resp = await self._call(
-            self._transit_op("fingerprinting a password", self.FINGERPRINT_KEY),
+            VaultOp("fingerprinting a password", "the fingerprint key", TRANSIT_SETTINGS),
             self._client.secrets.transit.generate_hmac,
             name=self.FINGERPRINT_KEY,
             hash_input=base64.b64encode(value.encode()).decode(),

@@ -15,6 +15,8 @@ from typing import Any
 from service.errors import VaultConflict
 from service.vault.types import SecretVersion
 
+WEBHOOK_KEY = "the webhook signing key"
+
 
 class KvRecords(ABC):
     """Seeds, the webhook key and fingerprint maps, as KV v2 secrets."""
@@ -22,42 +24,58 @@ class KvRecords(ABC):
     FINGERPRINTS_KEPT = 10  # only the current version's is ever compared
 
     @abstractmethod
-    async def read_kv(self, path: str, action: str) -> tuple[dict[str, Any], SecretVersion] | None:
-        """The latest version at ``path``, or None when it holds nothing."""
+    async def read_kv(
+        self, path: str, action: str, subject: str
+    ) -> tuple[dict[str, Any], SecretVersion] | None:
+        """The latest version at ``path``, or None when it holds nothing.
+
+        ``action`` and ``subject`` (the account, gestor or key, by the service's own
+        names) are what an error says: never ``path``.
+        """
 
     @abstractmethod
     async def write_kv(
-        self, path: str, data: dict[str, Any], cas: int | None, action: str
+        self, path: str, data: dict[str, Any], cas: int | None, action: str, subject: str
     ) -> SecretVersion:
         """A new version; with ``cas``, only over that version (0: none), else VaultConflict."""
 
     @abstractmethod
-    async def destroy_kv(self, path: str, action: str) -> None:
+    async def destroy_kv(self, path: str, action: str, subject: str) -> None:
         """Every version and the metadata; a path already gone is fine."""
 
     # -- gestor TOTP seeds -----------------------------------------------
 
     async def put_totp_seed(self, gestor_id: str, seed: str) -> None:
-        await self.write_kv(f"gestores/{gestor_id}/totp", {"seed": seed}, None, "storing a seed")
+        await self.write_kv(
+            f"gestores/{gestor_id}/totp",
+            {"seed": seed},
+            None,
+            "storing a seed",
+            f"gestor {gestor_id}",
+        )
 
     async def get_totp_seed(self, gestor_id: str) -> str | None:
-        found = await self.read_kv(f"gestores/{gestor_id}/totp", "reading a seed")
+        found = await self.read_kv(
+            f"gestores/{gestor_id}/totp", "reading a seed", f"gestor {gestor_id}"
+        )
         return None if found is None else str(found[0]["seed"])
 
     async def destroy_totp_seed(self, gestor_id: str) -> None:
-        await self.destroy_kv(f"gestores/{gestor_id}/totp", "destroying a seed")
+        await self.destroy_kv(
+            f"gestores/{gestor_id}/totp", "destroying a seed", f"gestor {gestor_id}"
+        )
 
     # -- service secrets ---------------------------------------------------
 
     async def webhook_secret(self) -> bytes:
         """The HMAC key for webhook signatures, made on first use."""
-        found = await self.read_kv("service/webhook", "reading the webhook key")
+        found = await self.read_kv("service/webhook", "reading", WEBHOOK_KEY)
         if found is not None:
             return base64.b64decode(found[0]["hmac_key"])
         key = secrets.token_bytes(32)
         data = {"hmac_key": base64.b64encode(key).decode()}
         try:
-            await self.write_kv("service/webhook", data, 0, "storing the webhook key")
+            await self.write_kv("service/webhook", data, 0, "storing", WEBHOOK_KEY)
         except VaultConflict:
             return await self.webhook_secret()
         return key
@@ -76,20 +94,31 @@ class KvRecords(ABC):
             newest = {str(n): kept[n] for n in sorted(kept)[-self.FINGERPRINTS_KEPT :]}
             try:
                 await self.write_kv(
-                    f"fingerprints/{account_id}", newest, cas, "recording a fingerprint"
+                    f"fingerprints/{account_id}",
+                    newest,
+                    cas,
+                    "recording a fingerprint",
+                    f"account {account_id}",
                 )
                 return
             except VaultConflict:
                 continue
-        raise VaultConflict("The fingerprint map kept changing; not recorded")
+        raise VaultConflict(
+            f"The fingerprints of account {account_id} kept changing; version {version}'s "
+            "was not recorded"
+        )
 
     async def destroy_fingerprints(self, account_id: str) -> None:
         """Drop every fingerprint of an account, with their history."""
-        await self.destroy_kv(f"fingerprints/{account_id}", "destroying fingerprints")
+        await self.destroy_kv(
+            f"fingerprints/{account_id}", "destroying fingerprints", f"account {account_id}"
+        )
 
     async def _fingerprint_map(self, account_id: str) -> tuple[dict[int, str], int]:
         """The map and its KV version (0: none yet), for check-and-set."""
-        found = await self.read_kv(f"fingerprints/{account_id}", "reading fingerprints")
+        found = await self.read_kv(
+            f"fingerprints/{account_id}", "reading fingerprints", f"account {account_id}"
+        )
         if found is None:
             return {}, 0
         return {int(n): str(fp) for n, fp in found[0].items()}, found[1].version

@@ -23,15 +23,21 @@ class VaultHealth:
 
 @dataclass(frozen=True)
 class VaultOp:
-    """What a Vault call was for, as its errors name it: never a value, token or body."""
+    """What a Vault call was for, as its errors name it: never a value, token, body or path.
+
+    Errors reach callers and logs, and where Vault keeps things is not theirs to
+    learn: the subject names what the call was about by the service's own ids, and
+    ``settings`` names the variables that say where, for an operator to check.
+    """
 
     action: str  # what the service was doing, e.g. "signing an audit checkpoint"
-    target: str  # the key, path or endpoint it named, e.g. "transit key 'custodia-audit'"
+    subject: str  # what it was about, e.g. "gestor <id>" or "the audit signing key"
+    settings: str = ""  # the CUSTODIA_* variables that locate it, e.g. CUSTODIA_VAULT_KV_MOUNT
     # An auth endpoint: Vault rejecting the request means it refused the credentials.
     auth: bool = False
 
     def __str__(self) -> str:
-        return f"{self.action}, {self.target}"
+        return f"{self.action}, {self.subject}"
 
 
 def secret_version(meta: dict[str, Any]) -> SecretVersion:

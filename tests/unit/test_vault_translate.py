@@ -23,9 +23,13 @@ from service.vault.client import _translate
 from service.vault.types import VaultOp
 
 CANARY = "s.canary-token-and-secret"
-SIGN = VaultOp("signing an audit checkpoint", "transit key 'custodia-audit'")
-LOGIN = VaultOp("logging in", "AppRole role", auth=True)
-WRITE = VaultOp("writing a credential", "KV path 'custodia-kv/accounts/1'")
+SIGN = VaultOp(
+    "signing an audit checkpoint",
+    "the audit signing key",
+    "CUSTODIA_VAULT_TRANSIT_MOUNT, CUSTODIA_VAULT_AUDIT_KEY",
+)
+LOGIN = VaultOp("logging in", "the service's AppRole", auth=True)
+WRITE = VaultOp("writing a credential", "account 1", "CUSTODIA_VAULT_KV_MOUNT")
 
 
 def vault_error(cls: type[hvac_errors.VaultError], *errors: str) -> Exception:
@@ -92,28 +96,28 @@ CASES: list[tuple[str, Exception, VaultOp, type[DomainError], str]] = [
         vault_error(hvac_errors.InvalidRequest, "signing key not found"),
         SIGN,
         VaultMisconfigured,
-        "has no transit key 'custodia-audit'",
+        "lacks what signing an audit checkpoint needs (the audit signing key)",
     ),
     (
         "hmac key",
         vault_error(hvac_errors.InvalidRequest, "encryption key not found"),
         SIGN,
         VaultMisconfigured,
-        "has no transit key",
+        "CUSTODIA_VAULT_AUDIT_KEY",
     ),
     (
         "read key",
         vault_error(hvac_errors.InvalidPath),
         SIGN,
         VaultMisconfigured,
-        "has no transit key 'custodia-audit'",
+        "lacks what signing an audit checkpoint needs (the audit signing key)",
     ),
     (
         "no mount",
         vault_error(hvac_errors.InvalidPath, 'no handler for route "x". route entry not found.'),
         SIGN,
         VaultMisconfigured,
-        "has no transit key",
+        "CUSTODIA_VAULT_AUDIT_KEY",
     ),
     (
         "bad request",
@@ -153,7 +157,9 @@ def test_translate(exc: Exception, op: VaultOp, kind: type[DomainError], says: s
     error = _translate(exc, op)
     assert type(error) is kind
     assert says in error.detail
-    assert op.action in error.detail
+    assert op.action in error.detail and op.subject in error.detail
+    # Names the operation and what it was about, never where Vault keeps it.
+    assert "custodia-" not in error.detail and "/" not in error.detail
     assert CANARY not in str(error) and CANARY not in error.detail and not error.extra
 
 
