@@ -15,6 +15,7 @@ from typing import Any
 
 from litestar import Request, Response, Router, get
 from litestar.openapi.plugins import OpenAPIRenderPlugin
+from litestar.params import FromPath
 
 SWAGGER_UI_VERSION = "5.35.0"
 ASSETS_DIR = Path(__file__).resolve().parent / "static" / "swagger-ui"
@@ -69,7 +70,7 @@ class SelfHostedSwaggerUI(OpenAPIRenderPlugin):
 
 
 @get(f"/{ASSETS_PATH}/{{name:str}}", include_in_schema=False, sync_to_thread=False)
-def serve_asset(name: str) -> Response[bytes]:
+def serve_asset(name: FromPath[str]) -> Response[bytes]:
     """One file of the Swagger UI copy, or 404."""
     media_type = MEDIA_TYPES.get(name)
     if media_type is None:
