@@ -18,8 +18,13 @@ def uid(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
+def handle_uid(prefix: str = "cuenta") -> str:
+    """A fresh handle every platform admits: letters and digits, 15 at most (X's limit)."""
+    return f"{prefix}{uuid.uuid4().hex}"[:15]
+
+
 async def create_account(client: Client, admin: dict[str, str], **fields: Any) -> str:
-    handle = uid("cuenta")
+    handle = handle_uid()
     body: dict[str, Any] = {
         "platform": "x",
         "handle": handle,

@@ -30,6 +30,16 @@ def uid(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
+# Account URLs must be on the platform's own domain.
+HOSTS = {
+    "facebook": "https://www.facebook.com/",
+    "x": "https://x.com/",
+    "instagram": "https://www.instagram.com/",
+    "youtube": "https://www.youtube.com/@",
+    "tiktok": "https://www.tiktok.com/@",
+}
+
+
 @dataclass
 class Body:
     """What was seeded: ids, names and the canaries no document may contain."""
@@ -45,14 +55,14 @@ class Body:
 
 
 async def _account(client: Client, admin: dict[str, str], body: Body, label: str, **f: Any) -> str:
-    handle = uid(f"asmr_{label}")
+    handle = f"{label.replace('_', '')[:7]}{uuid.uuid4().hex[:8]}"  # every platform admits it
     platform = f.pop("platform", "x")
     account_id = await create_account(
         client,
         admin,
         handle=handle,
         platform=platform,
-        url=f"https://{platform}.example/{handle}",
+        url=HOSTS[platform] + handle,
         display_name=f"Cuenta {label}",
         **f,
     )

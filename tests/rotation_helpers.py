@@ -28,7 +28,7 @@ def uid(prefix: str) -> str:
 async def seed_account(rt: Runtime, **fields: Any) -> str:
     now = rt.clock.now()
     account_id = str(uuid.uuid4())
-    handle = uid("cuenta")
+    handle = f"cuenta{uuid.uuid4().hex[:9]}"  # X and Facebook syntax
     values: dict[str, Any] = {
         "id": account_id,
         "platform": "x",
@@ -215,7 +215,7 @@ class Receiver:
 
 
 async def api_account(client: Any, admin: dict[str, str], password: str | None = None) -> str:
-    handle = uid("cuenta")
+    handle = f"cuenta{uuid.uuid4().hex[:9]}"  # X and Facebook syntax
     resp = await client.post(
         "/v1/accounts",
         json={

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import Client
-from tests.custody_helpers import create_account, events, head_seq, uid
+from tests.custody_helpers import create_account, events, handle_uid, head_seq
 
 
 async def test_create_read_list_patch_retire(
@@ -60,7 +60,7 @@ async def test_personal_accounts_follow_quinta(client: Client, admin: dict[str, 
 async def test_bad_input_is_refused_and_changes_nothing(
     client: Client, admin: dict[str, str]
 ) -> None:
-    handle = uid("malo")
+    handle = handle_uid("malo")
     base: dict[str, Any] = {
         "platform": "x",
         "handle": handle,

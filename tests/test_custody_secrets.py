@@ -21,7 +21,7 @@ from service.principal import SYSTEM
 from service.settings import Settings
 from service.tokens.usecases import issue_token
 from tests.conftest import ROOT, Client, runtime_of
-from tests.custody_helpers import seed_of, uid
+from tests.custody_helpers import handle_uid, seed_of, uid
 
 PASSWORD = "CanaryPw-7f3a9c1e"
 ROTATED = "CanaryRot-4b8d2e"
@@ -36,7 +36,7 @@ def code_pattern(code: str) -> re.Pattern[str]:
 
 async def run_flow(http: httpx.AsyncClient, admin: dict[str, str]) -> dict[str, Any]:
     """The custody cycle with canaries; returns the secrets that went through it."""
-    handle = uid("canario")
+    handle = handle_uid("canario")
     account = await http.post(
         "/v1/accounts",
         json={

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import AppFactory, bearer
-from tests.custody_helpers import head_seq, uid
+from tests.custody_helpers import handle_uid, head_seq, uid
 
 ACCOUNT = {
     "platform": "x",
@@ -44,7 +44,7 @@ async def test_a_nul_in_a_body_is_422_and_changes_nothing(
 ) -> None:
     c = await make_client()
     admin = await bearer(c, "admin", "hygiene")
-    handle = uid("nul")
+    handle = handle_uid("nul")
     body = (
         b'{"platform": "x", "handle": "' + handle.encode() + b'", "url": "https://x.com/a",'
         b' "area": "Comunicaci\\u00f3n Social", "kind": "oficial",'
@@ -69,7 +69,9 @@ async def test_an_escaped_backslash_followed_by_u0000_is_plain_text(
     admin = await bearer(c, "admin", "hygiene-literal")
     name = "Cuenta \\u0000 \\b oficial\tcon\r\nsaltos"  # backslashes as text; tab, CR, LF
     resp = await c.post(
-        "/v1/accounts", json={**ACCOUNT, "handle": uid("lit"), "display_name": name}, headers=admin
+        "/v1/accounts",
+        json={**ACCOUNT, "handle": handle_uid("lit"), "display_name": name},
+        headers=admin,
     )
     assert resp.status_code == 201, resp.text
     assert resp.json()["display_name"] == name
@@ -107,7 +109,9 @@ async def test_brackets_inside_strings_do_not_count_as_nesting(make_client: AppF
     admin = await bearer(c, "admin", "hygiene-brackets")
     name = '[{"\\' + "[" * 100
     resp = await c.post(
-        "/v1/accounts", json={**ACCOUNT, "handle": uid("br"), "display_name": name}, headers=admin
+        "/v1/accounts",
+        json={**ACCOUNT, "handle": handle_uid("br"), "display_name": name},
+        headers=admin,
     )
     assert resp.status_code == 201, resp.text
     assert resp.json()["display_name"] == name
@@ -133,8 +137,8 @@ async def test_mistyped_json_is_400_and_changes_nothing(make_client: AppFactory)
     start = await head_seq(c)
     cases = [
         ("POST", f"/v1/gestores/{gestor_id}/departure", {"reason": "baja", "effective_at": 0.0}),
-        ("POST", "/v1/accounts", {**ACCOUNT, "handle": uid("t"), "verified": "true"}),
-        ("POST", "/v1/accounts", {**ACCOUNT, "handle": uid("t"), "in_directory": 1}),
+        ("POST", "/v1/accounts", {**ACCOUNT, "handle": handle_uid("t"), "verified": "true"}),
+        ("POST", "/v1/accounts", {**ACCOUNT, "handle": handle_uid("t"), "in_directory": 1}),
     ]
     for method, path, body in cases:
         resp = await c.request(method, path, json=body, headers=admin)

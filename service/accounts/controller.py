@@ -18,7 +18,7 @@ class AccountController(Controller):
     path = "/v1/accounts"
     tags = ["accounts"]
 
-    @post("/", summary="Register an account", guards=[allow("admin")], responses=errors(422))
+    @post("/", summary="Register an account", guards=[allow("admin")], responses=errors(409, 422))
     async def create(self, rt: Rt, caller: CallerDep, data: JSONBody[AccountIn]) -> AccountOut:
         return await usecases.create_account(rt, caller, data)
 

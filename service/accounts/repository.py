@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from service.db.models import Account
 from service.db.work import Repository
+from service.domain.handles import handle_key
 
 
 class AccountRepository(Repository):
@@ -37,5 +39,35 @@ class AccountRepository(Repository):
             query = query.where(Account.retired_at.is_(None))
         return list(await self.session.scalars(query))
 
-    def add(self, account: Account) -> None:
-        self.session.add(account)
+    async def live_with_handle(
+        self, platform: str, key: str, *, excluding: str | None = None
+    ) -> Account | None:
+        """The live account whose handle has ``key`` on ``platform``, other than ``excluding``.
+
+        Live duplicates that migration 0004 left unkeyed are keyed here, in Python:
+        they are few, and a new account must not join them.
+        """
+        live = select(Account).where(Account.platform == platform, Account.retired_at.is_(None))
+        if excluding is not None:
+            live = live.where(Account.id != excluding)
+        found = (await self.session.scalars(live.where(Account.handle_key == key))).first()
+        if found is not None:
+            return found
+        unkeyed = await self.session.scalars(
+            live.where(Account.handle_key.is_(None)).order_by(Account.created_at, Account.id)
+        )
+        return next((a for a in unkeyed if handle_key(a.platform, a.handle) == key), None)
+
+    async def save(self, account: Account) -> bool:
+        """Add or flush ``account``; False when the live-handle index refuses it.
+
+        The index, not the prior read, decides between concurrent writers; the
+        savepoint keeps the transaction usable after the refusal.
+        """
+        try:
+            async with self.session.begin_nested():
+                self.session.add(account)
+                await self.session.flush()
+        except IntegrityError:
+            return False
+        return True

@@ -10,7 +10,22 @@ import msgspec
 from service.domain.accounts import AccountKind, Platform
 
 Text200 = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Url = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+Handle = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=200,
+        description="The platform's syntax (e.g. X: 1-15 of A-Z, 0-9, _); stored without "
+        "surrounding spaces or a leading @. Unique per platform among live accounts, "
+        "ignoring case and NFKC forms.",
+    ),
+]
+Url = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1, max_length=2000, description="https:// on the platform's own domain."
+    ),
+]
 # Wide bounds here; the Quinta range (0..4) is a domain rule answered with 422.
 # Any 64-bit level parses; the Quinta rule (0-4) answers 422 for the rest.
 Level = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
@@ -18,7 +33,7 @@ Level = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 class AccountIn(msgspec.Struct, forbid_unknown_fields=True):
     platform: Platform
-    handle: Text200
+    handle: Handle
     url: Url
     display_name: Text200
     area: Text200
@@ -34,7 +49,7 @@ class AccountIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class AccountPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     platform: Platform | msgspec.UnsetType = msgspec.UNSET
-    handle: Text200 | msgspec.UnsetType = msgspec.UNSET
+    handle: Handle | msgspec.UnsetType = msgspec.UNSET
     url: Url | msgspec.UnsetType = msgspec.UNSET
     display_name: Text200 | msgspec.UnsetType = msgspec.UNSET
     area: Text200 | msgspec.UnsetType = msgspec.UNSET

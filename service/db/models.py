@@ -21,9 +21,14 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    event,
+    inspect,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column
+
+from service.domain.handles import handle_key
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -79,12 +84,29 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
+LIVE_ACCOUNT = text("retired_at IS NULL")
+
+
 class Account(Base):
     __tablename__ = "accounts"
+    __table_args__ = (
+        # One live account per handle and platform, across every service process.
+        Index(
+            "uq_accounts_live_handle",
+            "platform",
+            "handle_key",
+            unique=True,
+            sqlite_where=LIVE_ACCOUNT,
+            postgresql_where=LIVE_ACCOUNT,
+        ),
+    )
 
     id: Mapped[str] = mapped_column(Id, primary_key=True)
     platform: Mapped[str] = mapped_column(String(20))
     handle: Mapped[str] = mapped_column(String(200))
+    # service.domain.handles.handle_key of the handle: casefolding can triple a handle's
+    # length. NULL only on a live duplicate that migration 0004 found and left unindexed.
+    handle_key: Mapped[str | None] = mapped_column(String(600))
     url: Mapped[str] = mapped_column(String(2000))
     display_name: Mapped[str] = mapped_column(String(200))
     area: Mapped[str] = mapped_column(String(200), index=True)
@@ -106,6 +128,20 @@ class Account(Base):
     two_factor_method: Mapped[str | None] = mapped_column(String(40))
     recovery_email_masked: Mapped[str | None] = mapped_column(String(254))
     recovery_phone_masked: Mapped[str | None] = mapped_column(String(40))
+
+
+@event.listens_for(Account, "before_insert")
+def _key_new_handle(mapper: Mapper[Account], connection: Connection, target: Account) -> None:
+    """Every writer keys the handle, so the unique index holds whoever inserts."""
+    target.handle_key = handle_key(target.platform, target.handle)
+
+
+@event.listens_for(Account, "before_update")
+def _rekey_changed_handle(mapper: Mapper[Account], connection: Connection, target: Account) -> None:
+    """Re-key only a changed handle: a duplicate left unkeyed by 0004 can still be retired."""
+    state = inspect(target)
+    if any(state.attrs[name].history.has_changes() for name in ("platform", "handle")):
+        target.handle_key = handle_key(target.platform, target.handle)
 
 
 class CredentialVersion(Base):

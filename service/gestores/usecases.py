@@ -9,6 +9,7 @@ from service.audit.log import Entry
 from service.db.models import Assignment, Gestor
 from service.domain.contact import validate_email
 from service.domain.events import AccessEnded, CheckoutsClosed, RotationTriggered
+from service.domain.text_safety import check_text
 from service.domain.triggers import Trigger
 from service.errors import Conflict, InvalidInput, NotFound
 from service.gestores.assignments import AssignmentRepository
@@ -55,13 +56,19 @@ async def create_gestor(rt: Runtime, caller: Caller, data: GestorIn) -> GestorOu
         raise InvalidInput("cargo is required for a servidor_publico", field="cargo")
     if data.kind == "externo" and data.provider is None:
         raise InvalidInput("provider (the firm) is required for an externo", field="provider")
+    cargo = data.cargo if data.kind == "servidor_publico" else None
+    provider = data.provider if data.kind == "externo" else None
+    # Décima segunda lets the directory publish these: they must read as what they are.
+    shown = {"name": data.name, "area": data.area, "cargo": cargo, "provider": provider}
+    for field, value in shown.items():
+        check_text(field, value)
     row = Gestor(
         id=str(uuid.uuid4()),
         name=data.name,
         email=email,
         kind=data.kind,
-        cargo=data.cargo if data.kind == "servidor_publico" else None,
-        provider=data.provider if data.kind == "externo" else None,
+        cargo=cargo,
+        provider=provider,
         area=data.area,
         created_at=rt.clock.now(),
         totp_state="none",
