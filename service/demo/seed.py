@@ -33,17 +33,17 @@ from service.principal import Caller, Principal
 from service.runtime import Runtime, build_runtime
 from service.settings import Settings
 
-MARK = "demo_asmr_comunicacion"  # the first handle: its presence means "already seeded"
+MARK = "demo.asmr.comunicacion"  # the first handle: its presence means "already seeded"
 # Not a token: the audit trail names this actor "token:demo-seed".
 ADMIN = Caller(Principal(token_id="demo-seed", name="custodia demo seed", role="admin"))  # noqa: S106
 DOMAIN = "santamariadelrio.gob.mx"
 # (área, platform, handle, verified)
 ACCOUNTS = (
     ("Comunicación Social", "facebook", MARK, True),
-    ("Comunicación Social", "x", "demo_asmr_noticias", True),
+    ("Comunicación Social", "x", "asmr_noticias", True),
     ("Comunicación Social", "instagram", "demo_asmr_imagen", False),
     ("Protección Civil", "x", "demo_pc_alertas", True),
-    ("Protección Civil", "facebook", "demo_pc_santamaria", False),
+    ("Protección Civil", "facebook", "demo.pc.santamaria", False),
     ("Presidencia Municipal", "youtube", "demo_presidencia_envivo", True),
     ("Presidencia Municipal", "tiktok", "demo_presidencia_tt", False),
     ("Desarrollo Social", "threads", "demo_ds_programas", False),
@@ -123,7 +123,7 @@ async def seed(rt: Runtime) -> list[str]:
         rt,
         ADMIN,
         AccountIn(
-            platform="x", handle="demo_presidenta_smr", url="https://x.com/demo_presidenta_smr",
+            platform="x", handle="presidenta_smr", url="https://x.com/presidenta_smr",
             display_name="Presidenta Municipal", area="Presidencia Municipal", kind="personal",
             owner_name="Lucía Téllez Ruíz", owner_cargo="Presidenta Municipal",
             hierarchy_level=0, in_directory=True,
