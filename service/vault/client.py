@@ -377,12 +377,13 @@ class Vault(KvRecords):
         ``kv.v2.patch`` reads it and writes it back: not used). Needs the ``patch``
         capability; check-and-set as ``write_credential``.
         """
-        path = f"accounts/{account_id}"
+        url = "/v1/{mount}/data/accounts/{account}"
         resp = await self._call(
-            self._kv_op("patching a credential", path),
+            # Named by the account, not the KV path: errors never say where Vault keeps it.
+            VaultOp("patching a credential", f"account {account_id}"),
             self._client.adapter.request,
             "PATCH",
-            hvac.utils.format_url("/v1/{mount}/data/{path}", mount=self._kv, path=path),
+            hvac.utils.format_url(url, mount=self._kv, account=account_id),
             headers={"Content-Type": "application/merge-patch+json"},
             json={"options": {"cas": cas}, "data": changes},
         )
