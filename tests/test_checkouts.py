@@ -91,8 +91,8 @@ async def test_full_cycle(make_client: AppFactory) -> None:
     assert "Clave" not in granted[0].details
     listed = await c.get(f"/v1/checkouts?active=true&account_id={account_id}", headers=admin)
     assert [r["id"] for r in listed.json()] == [body["checkout_id"]]
-    # During the checkout the holder may write a new version.
-    put = await c.put(
+    # During the checkout the holder may write a new version (a merge keeps the 2FA seed).
+    put = await c.patch(
         f"/v1/accounts/{account_id}/credential",
         json={"username": "oficial", "password": "Clave-Del-Gestor-2"},
         headers=headers,

@@ -57,8 +57,13 @@ async def test_admin_writes_versions_and_sql_keeps_only_facts(
     assert account["recovery_phone_masked"] == "••••••5678"
     stored = await in_vault(bao, account_id)
     assert stored is not None and stored[0]["totp_secret"] == SEED
+    # A full replacement drops 2FA and recovery data only when told to (issue 12).
+    dropped = ("totp_secret", "backup_codes", "recovery_email", "recovery_phone")
+    remove = [{"field": f, "reason": "la plataforma ya no los usa"} for f in dropped]
     second = await client.put(
-        f"/v1/accounts/{account_id}/credential", json=body("Segunda-Clave-2"), headers=admin
+        f"/v1/accounts/{account_id}/credential",
+        json=body("Segunda-Clave-2", remove=remove),
+        headers=admin,
     )
     assert second.status_code == 200 and second.json()["version"] == 2
     versions = await client.get(f"/v1/accounts/{account_id}/credential/versions", headers=auditor)

@@ -155,7 +155,7 @@ async def test_closed_handover_never_changes_and_refuses_edits(
         f"/v1/accounts/{fb}", json={"verified": False, "display_name": "Otro nombre"}, headers=admin
     )
     assert patched.status_code == 200, patched.text
-    written = await client.put(
+    written = await client.patch(
         f"/v1/accounts/{fb}/credential",
         json={"username": "u", "password": "otra-contraseña-nueva-123"},
         headers=admin,

@@ -43,17 +43,24 @@ async def during_vault_write(
 ) -> Response:
     """Run ``request`` with ``removal`` injected just before its Vault write lands."""
     vault = runtime_of(c).vault
-    original = vault.write_credential
+    original, original_patch = vault.write_credential, vault.patch_credential
 
     async def racing(account_id: str, secret: dict[str, Any], cas: int) -> Any:
         await removal()
         return await original(account_id, secret, cas=cas)
 
+    # A check-in merges into the current version (Vault's patch) instead of replacing it.
+    async def racing_patch(account_id: str, changes: dict[str, Any], cas: int) -> Any:
+        await removal()
+        return await original_patch(account_id, changes, cas=cas)
+
     vault.write_credential = racing  # type: ignore[method-assign,assignment]
+    vault.patch_credential = racing_patch  # type: ignore[method-assign]
     try:
         return await request()
     finally:
         vault.write_credential = original  # type: ignore[method-assign]
+        vault.patch_credential = original_patch  # type: ignore[method-assign]
 
 
 async def raced(

@@ -8,8 +8,10 @@
 # (custodia-checkout-read), so OpenBao's audit names the checkout of every read.
 # No "delete" on data/: a version is only removed for good through destroy/ when
 # a credential leaves custody (Décima novena); the metadata delete drops the history.
+# "patch" is KV v2's server-side merge: a rotation keeps the fields it does not
+# name (2FA seed, backup codes, recovery channels) without the service reading them.
 path "custodia-kv/data/accounts/*" {
-  capabilities = ["create", "update"]
+  capabilities = ["create", "update", "patch"]
 }
 
 path "custodia-kv/metadata/accounts/*" {

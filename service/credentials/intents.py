@@ -9,7 +9,8 @@ the Vault write is lost. Recovery reads them back (CredentialRepository).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping
+from typing import Any
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,7 +32,8 @@ async def started(
     version: int,
     checkout_id: str | None,
     reason: str,
-    fields: Sequence[str],
+    fields: Collection[str],
+    extra: Mapping[str, Any] | None = None,
 ) -> int:
     """Commit the intent and return its seq; if this fails, nothing reaches Vault."""
     async with rt.unit_of_work(caller) as uow:
@@ -47,6 +49,8 @@ async def started(
                     "checkout_id": checkout_id,
                     # Which fields the version will have (two-factor facts), never values.
                     "fields": sorted(fields),
+                    # Removals with their reasons; a field list that may be incomplete.
+                    **(extra or {}),
                 },
             )
         )

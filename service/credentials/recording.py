@@ -21,7 +21,10 @@ class Written:
     """What the writer knows of a version that Vault accepted."""
 
     version: SecretVersion
+    # The fields the request sent, with their values (kept in memory only).
     secret: dict[str, Any]
+    # Every field of the new version: the sent ones plus what a merge carried over.
+    fields: frozenset[str]
     reason: str
     checkout_id: str | None
     # The password differs from the previous version's (compared on fingerprints).
@@ -63,7 +66,7 @@ async def record_version(uow: UnitOfWork, account_id: str, written: Written) -> 
     elif rotation and await _names_writer(repo, account_id, writer):
         details = {**details, "satisfies_rotation": False, "why": "writer_named_by_obligation"}
     row.is_rotation = rotation
-    _keep_newest_facts(account, version, written.secret, uow)
+    _keep_newest_facts(account, written, uow)
     uow.record(
         Entry(
             "credential.written",
@@ -76,7 +79,7 @@ async def record_version(uow: UnitOfWork, account_id: str, written: Written) -> 
                 "checkout_id": written.checkout_id,
                 "is_rotation": rotation,
                 # Which fields the version has, never their values.
-                "fields": sorted(written.secret),
+                "fields": sorted(written.fields),
                 **details,
             },
         )
@@ -110,15 +113,20 @@ async def _names_writer(repo: CredentialRepository, account_id: str, writer: str
     return origins is not None and names_gestor(origins, writer)
 
 
-def _keep_newest_facts(
-    account: Account, version: SecretVersion, secret: dict[str, Any], uow: UnitOfWork
-) -> None:
-    """Concurrent writers may commit out of order: the account keeps the newest facts."""
+def _keep_newest_facts(account: Account, written: Written, uow: UnitOfWork) -> None:
+    """Concurrent writers may commit out of order: the account keeps the newest facts.
+
+    A recovery channel carried over by a merge keeps its mask: the account's
+    facts are the previous version's (recovery recorded it before this write).
+    """
+    version, secret, fields = written.version, written.secret, written.fields
     if account.credential_version is not None and version.version < account.credential_version:
         return
     account.credential_version = version.version
     account.credential_created_time = version.created_time
-    account.two_factor_method = "totp" if "totp_secret" in secret else None
-    account.recovery_email_masked = mask_email(secret.get("recovery_email"))
-    account.recovery_phone_masked = mask_phone(secret.get("recovery_phone"))
+    account.two_factor_method = "totp" if "totp_secret" in fields else None
+    if "recovery_email" in secret or "recovery_email" not in fields:
+        account.recovery_email_masked = mask_email(secret.get("recovery_email"))
+    if "recovery_phone" in secret or "recovery_phone" not in fields:
+        account.recovery_phone_masked = mask_phone(secret.get("recovery_phone"))
     account.updated_at = uow.now()

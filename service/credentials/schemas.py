@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
 BackupCode = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+RemovableField = Literal["totp_secret", "backup_codes", "recovery_email", "recovery_phone", "notes"]
+
+
+class FieldRemoval(msgspec.Struct, forbid_unknown_fields=True):
+    """Drop a field from the credential: the 2FA seed, backup codes, a recovery channel, notes."""
+
+    field: RemovableField
+    # Why it goes; audited with the field's name (never its value).
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 
 
 class CredentialIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -20,6 +29,9 @@ class CredentialIn(msgspec.Struct, forbid_unknown_fields=True):
     notes: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
     # Why this version was written; kept with the version (not a secret).
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)] | None = None
+    # Fields to drop, each with a reason; any other field the request leaves out is kept
+    # by a merge (PATCH, check-in) and refused by a full replacement (PUT).
+    remove: Annotated[list[FieldRemoval], msgspec.Meta(max_length=5)] | None = None
 
 
 class WrittenVersion(msgspec.Struct):

@@ -23,6 +23,13 @@ lost) cannot be compared: the write is accepted, its audit event says
 ``fingerprint_missing: true``, and it is not evidence of a new password, so it
 is not a rotation and satisfies no rotation obligation. The next write then has
 a fingerprint to compare with.
+
+Nothing is lost (``service.domain.credential_fields``): a merge (PATCH, and the
+check-in's ``new_credential``) becomes a KV v2 PATCH that Vault applies to the
+current version, so fields the request does not name (2FA seed, backup codes,
+recovery channels, notes) are carried over without the service reading them. A
+full replacement (PUT) that would drop one is a 422 naming them. Only a removal
+with a reason drops a field, and the audit trail names it (never its value).
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from service.accounts.repository import AccountRepository
 from service.accounts.usecases import profile_of_row
 from service.audit.log import Entry
 from service.credentials import intents
+from service.credentials.fields import current_fields, removals_of
 from service.credentials.handback import ensure_not_handed_back
 from service.credentials.recording import Written, record_version
 from service.credentials.recovery import recover_account
@@ -46,6 +54,7 @@ from service.credentials.secrets import keep_fingerprint, same_password, secret_
 from service.credentials.versions import list_versions as list_versions  # the controller's
 from service.db.models import Account
 from service.domain.accounts import ensure_may_hold_credential
+from service.domain.credential_fields import Removal, merged, replaced
 from service.domain.events import CheckoutAsked, CheckoutFacts
 from service.errors import (
     Conflict,
@@ -91,12 +100,20 @@ async def write_credential(
     reason: str,
     checkout_id: str | None = None,
     also: AlsoInTransaction | None = None,
+    replace: bool = False,
 ) -> SecretVersion:
-    """The one code path for a new version: PUT by admin or gestor, and check-in rotation."""
+    """The one code path for a new version: PUT (``replace``), PATCH and check-in (merge).
+
+    A merge keeps every field the request does not name; a replacement that
+    would drop one is refused. Either way only an explicit removal drops a field.
+    """
     secret = secret_of(cred)
+    removals = removals_of(cred, secret)
     checkout_id = await _may_write(rt, caller, account_id, checkout_id)
     fp = await rt.vault.fingerprint(secret["password"])
     current, differs = await _current_version(rt, caller, account_id, secret["password"], fp)
+    known = await current_fields(rt, account_id, current)
+    new = (replaced if replace else merged)(known, secret, removals)
     reason = cred.reason or reason
     intent_seq = await intents.started(
         rt,
@@ -105,13 +122,17 @@ async def write_credential(
         version=current + 1,
         checkout_id=checkout_id,
         reason=reason,
-        fields=list(secret),
+        fields=new.fields,
+        extra=new.intent_details(),
     )
-    version = await _write_to_vault(rt, caller, account_id, secret, current, intent_seq)
+    # Replacing, or a first version: the secret as sent; otherwise Vault merges it in.
+    changes = None if replace or not current else _merge_patch(secret, removals)
+    version = await _write_to_vault(rt, caller, account_id, secret, changes, current, intent_seq)
     recorded = await keep_fingerprint(rt.vault, account_id, version.version, fp)
     written = Written(
         version,
         secret,
+        new.fields,
         reason,
         checkout_id,
         rotation=differs is True,
@@ -119,10 +140,16 @@ async def write_credential(
             "intent_seq": intent_seq,
             **({"fingerprint_missing": True} if current and differs is None else {}),
             **({} if recorded else {"fingerprint_not_recorded": True}),
+            **new.written_details(),
         },
     )
     await _record(rt, caller, account_id, written, intent_seq, also)
     return version
+
+
+def _merge_patch(secret: dict[str, Any], removals: tuple[Removal, ...]) -> dict[str, Any]:
+    """A JSON merge patch: the sent fields, and null for each removed one."""
+    return {**secret, **{r.field: None for r in removals}}
 
 
 async def _may_write(
@@ -170,11 +197,17 @@ async def _write_to_vault(
     caller: Caller,
     account_id: str,
     secret: dict[str, Any],
+    changes: dict[str, Any] | None,
     current: int,
     intent_seq: int,
 ) -> SecretVersion:
-    """Check-and-set on ``current``; a refusal or a failure is recorded against the intent."""
+    """Check-and-set on ``current``; a refusal or a failure is recorded against the intent.
+
+    With ``changes``, Vault merges them into ``current`` (never read by the service).
+    """
     try:
+        if changes is not None:
+            return await rt.vault.patch_credential(account_id, changes, cas=current)
         return await rt.vault.write_credential(account_id, secret, cas=current)
     except VaultConflict:
         await rt.record(

@@ -390,3 +390,27 @@ class Vault(KvRecords):
             mount_point=self._transit,
         )
         return str(resp["data"]["hmac"])
+
+    # -- merging into a credential (appended: a write that never reads) ----
+
+    async def patch_credential(
+        self, account_id: str, changes: dict[str, Any], cas: int
+    ) -> SecretVersion:
+        """Merge ``changes`` into version ``cas`` as a new version, inside Vault.
+
+        KV v2's PATCH (a JSON merge patch, RFC 7396; a None value removes its key)
+        runs the merge server-side, so the service never reads the secret (hvac's
+        ``kv.v2.patch`` reads it and writes it back: not used). Needs the ``patch``
+        capability; check-and-set as ``write_credential``.
+        """
+        url = "/v1/{mount}/data/accounts/{account}"
+        resp = await self._call(
+            # Named by the account, not the KV path: errors never say where Vault keeps it.
+            VaultOp("patching a credential", f"account {account_id}"),
+            self._client.adapter.request,
+            "PATCH",
+            hvac.utils.format_url(url, mount=self._kv, account=account_id),
+            headers={"Content-Type": "application/merge-patch+json"},
+            json={"options": {"cas": cas}, "data": changes},
+        )
+        return secret_version(resp["data"])
