@@ -50,6 +50,11 @@ class CheckoutController(Controller):
     @post(
         "/{checkout_id:str}/checkin",
         summary="Check in; new_credential is mandatory while a rotation is owed",
+        description=(
+            "new_credential merges into the current version like PATCH "
+            "/v1/accounts/{id}/credential: fields it does not name are kept; `remove` "
+            "drops a field only when it names it with a reason."
+        ),
         guards=[allow("gestor")],
         status_code=200,
         responses=errors(404, 409, 422),
