@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from service.db.models import Checkout
 from service.vault.types import SecretVersion
+from tests.api.checkouts.test_checkouts import account_with_credential, checkout_body, frozen
 from tests.conftest import AppFactory, Client, runtime_of
 from tests.custody_helpers import (
     accept_responsiva,
@@ -23,7 +24,6 @@ from tests.custody_helpers import (
     head_seq,
     ready_gestor,
 )
-from tests.test_checkouts import account_with_credential, checkout_body, frozen
 
 Injected = Callable[[str], Awaitable[None]]
 

@@ -11,10 +11,10 @@ from service.credentials.handback import hand_back_round
 from service.db.models import WebhookEvent
 from service.documents.repository import DocumentRepository
 from service.rotations.usecases import notify_overdue
+from tests.api.credentials.test_handback import details, frozen, managed_account, official_account
 from tests.bao_server import DevServer
 from tests.conftest import AppFactory, Client, runtime_of
 from tests.custody_helpers import events, head_seq, ready_gestor
-from tests.test_handback import details, frozen, managed_account, official_account
 
 
 async def obligations_of(c: Client, admin: dict[str, str], account_id: str) -> list[Any]:

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service.db.models import Assignment
 from service.gestores.assignments import AssignmentEnded, AssignmentRepository, end
 from service.principal import SYSTEM
+from tests.api.checkouts.test_checkouts import account_with_credential, checkout_body, frozen
 from tests.conftest import AppFactory, Client, bearer, runtime_of
 from tests.custody_helpers import create_account, create_gestor, ready_gestor
-from tests.test_checkouts import account_with_credential, checkout_body, frozen
 
 
 async def assigned(c: Client, admin: dict[str, str]) -> tuple[str, str]:

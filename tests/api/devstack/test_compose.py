@@ -20,7 +20,7 @@ from service.devstack.compose import compose_bootstrap
 from service.devstack.run import default_policies_dir
 from tests.bao_server import bao_binary, free_port_pair
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 
 

@@ -10,11 +10,11 @@ from sqlalchemy import select
 from service.credentials.handback import hand_back_round
 from service.db.models import WebhookEvent
 from service.rotations.usecases import notify_overdue
+from tests.api.credentials.test_handback import details, frozen, last_day
+from tests.api.rotations.test_handback_withdrawal import obligations_of
 from tests.bao_server import DevServer
 from tests.conftest import AppFactory, Client, runtime_of
 from tests.custody_helpers import create_account, events, head_seq
-from tests.test_handback import details, frozen, last_day
-from tests.test_handback_rotations import obligations_of
 
 
 async def empty_managed_account(c: Client, admin: dict[str, str]) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from service.settings import Settings
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+README = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("name", [f"CUSTODIA_{f.name.upper()}" for f in fields(Settings)])

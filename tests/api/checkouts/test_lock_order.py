@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import select
 
 from service.db.models import Checkout
+from tests.api.checkouts.test_checkouts import account_with_credential, checkout_body, frozen
 from tests.conftest import AppFactory, Client, bearer, runtime_of
 from tests.custody_helpers import ready_gestor
-from tests.test_checkouts import account_with_credential, checkout_body, frozen
 
 pytestmark = pytest.mark.postgresql_only  # SQLite has one writer: nothing can cross there
 

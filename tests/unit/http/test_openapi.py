@@ -6,7 +6,7 @@ from pathlib import Path
 
 from service.http.openapi import openapi_yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_openapi_yaml_matches_the_app() -> None:

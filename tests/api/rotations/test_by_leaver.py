@@ -17,9 +17,9 @@ from httpx import Response
 from sqlalchemy import select
 
 from service.db.models import Checkout, CredentialVersion, RotationObligation
+from tests.api.checkouts.test_checkouts import account_with_credential, checkout_body, frozen
 from tests.conftest import AppFactory, Client, runtime_of
 from tests.custody_helpers import events, head_seq, ready_gestor
-from tests.test_checkouts import account_with_credential, checkout_body, frozen
 
 Removal = Literal["unassigned", "departed"]
 REASON = {"unassigned": "gestor_unassigned", "departed": "gestor_departure"}

@@ -37,7 +37,7 @@ from tests.bao_server import DevServer, free_port_pair, start_dev_server, stop
 from tests.conftest import AppFactory
 from tests.custody_helpers import create_account
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 CANARY = "canary-" + secrets.token_hex(8)
 CANARY_B64 = base64.b64encode(CANARY.encode()).decode()
 

@@ -21,9 +21,9 @@ from service.audit.log import AUDIT_LOCK_KEY
 from service.db.models import Checkout, Gestor
 from service.domain.events import AccessEnded, CheckoutsClosed
 from service.principal import SYSTEM
+from tests.api.checkouts.test_checkouts import account_with_credential, checkout_body, frozen
 from tests.conftest import AppFactory, Client, runtime_of
 from tests.custody_helpers import create_gestor, events, gestor_token, head_seq, ready_gestor
-from tests.test_checkouts import account_with_credential, checkout_body, frozen
 
 Headers = dict[str, str]
 

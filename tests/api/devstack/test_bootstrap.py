@@ -20,7 +20,7 @@ from service.devstack.bootstrap import (
 )
 from tests.bao_server import DevServer, start_dev_server, stop
 
-POLICIES = Path(__file__).resolve().parent.parent / "vault_policies"
+POLICIES = Path(__file__).resolve().parents[3] / "vault_policies"
 
 
 @pytest.fixture(scope="module")
