@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import Client
-from tests.custody_helpers import create_account, events, head_seq, uid
+from tests.support.apps import Client
+from tests.support.factories import account_body, create_account, uid
+from tests.support.reads import events, head_seq
 
 
 async def test_create_read_list_patch_retire(
@@ -61,14 +62,7 @@ async def test_bad_input_is_refused_and_changes_nothing(
     client: Client, admin: dict[str, str]
 ) -> None:
     handle = uid("malo")
-    base: dict[str, Any] = {
-        "platform": "x",
-        "handle": handle,
-        "url": f"https://x.com/{handle}",
-        "display_name": "Cuenta",
-        "area": "Área",
-        "kind": "oficial",
-    }
+    base = account_body(handle=handle, display_name="Cuenta", area="Área")
     cases: list[tuple[dict[str, Any], int, str]] = [
         ({"url": "ftp://x.com/a"}, 422, "url"),
         ({"url": "javascript:alert(1)"}, 422, "url"),

@@ -11,6 +11,7 @@ import json
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -26,8 +27,19 @@ from service.errors import VaultUnavailable
 from service.principal import SYSTEM
 from service.runtime import build_runtime
 from service.tokens.usecases import issue_token
-from tests.audit_helpers import add_events, head_seq, kinds, lines_of
-from tests.conftest import AppFactory, Client, runtime_of
+from tests.support.apps import AppFactory, Client, runtime_of
+from tests.support.factories import add_events
+from tests.support.reads import head_seq
+
+
+def lines_of(body: bytes) -> list[bytes]:
+    return [line for line in body.split(b"\n") if line]
+
+
+def kinds(lines: list[bytes]) -> dict[str, Any]:
+    """Counts of event and checkpoint lines in an export."""
+    checkpoints = sum(1 for line in lines if line.startswith(b'{"hash"'))
+    return {"events": len(lines) - checkpoints, "checkpoints": checkpoints}
 
 
 async def _checkpoint_seqs(client: Client) -> set[int]:

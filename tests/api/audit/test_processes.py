@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 
 from service.db.models import AuditEvent
 from service.settings import Settings
-from tests.audit_helpers import ServiceProcess, head_seq
-from tests.conftest import Client, bearer, runtime_of
+from tests.support.apps import Client, bearer, runtime_of
+from tests.support.processes import ServiceProcess
+from tests.support.reads import head_seq
 
 
 async def _create_tokens(

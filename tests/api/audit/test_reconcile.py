@@ -19,13 +19,12 @@ import pytest
 
 from service.audit.log import Entry
 from service.cli import main as cli_main
-from service.clock import FrozenClock
 from service.devstack.bootstrap import AppRoleCredentials
 from service.principal import Caller, Principal
 from service.settings import Settings
 from tests.bao_server import DevServer
-from tests.conftest import AppFactory, Client, bearer, runtime_of
-from tests.custody_helpers import code_at, create_account, ready_gestor
+from tests.support.apps import AppFactory, Client, frozen, runtime_of, totp_aligned
+from tests.support.factories import check_out, code_at, create_account, put_credential, ready_gestor
 
 
 async def _granted_read(client: Client, account_id: str) -> str:
@@ -143,38 +142,26 @@ async def test_api_writes_and_checkouts_reconcile_clean(
 ) -> None:
     """Credential writes never read the password: only checkouts show up as reads."""
     started = datetime.now(UTC)
-    # 5 s into a TOTP step, never ahead of real time; advanced one step per checkout.
-    step = started.replace(second=started.second // 30 * 30, microsecond=0)
-    clock = FrozenClock(
-        step + timedelta(seconds=5 if started - step >= timedelta(seconds=5) else -25)
-    )
-    c = await make_client(clock=clock)
-    admin = await bearer(c, "admin", "reconcile-admin")
+    # Advanced one TOTP step per checkout.
+    c, clock, admin = await frozen(make_client, totp_aligned(started), "reconcile-admin")
     account_id = await create_account(c, admin)
-    path = f"/v1/accounts/{account_id}/credential"
-
-    async def put(password: str, expect: int) -> None:
-        resp = await c.put(path, json={"username": "oficial", "password": password}, headers=admin)
-        assert resp.status_code == expect, resp.text
-
-    await put("Alta-Inicial-1", 200)
-    await put("Alta-Inicial-1", 422)  # same password: refused on fingerprints alone
+    await put_credential(c, admin, account_id, "Alta-Inicial-1")
+    # The same password: refused on fingerprints alone.
+    await put_credential(c, admin, account_id, "Alta-Inicial-1", expect=422)
     _, headers, seed = await ready_gestor(c, admin, account_id, clock.now())
     checkouts: list[str] = []
     for new_credential in ({"username": "oficial", "password": "Del-Gestor-2"}, None):
-        granted = await c.post(
-            f"/v1/accounts/{account_id}/checkouts",
-            json={"totp_code": code_at(seed, clock.now()), "reason": "publicar", "minutes": 10},
-            headers=headers,
+        totp = code_at(seed, clock.now())
+        checkouts.append(
+            await check_out(c, account_id, headers, totp, reason="publicar", minutes=10)
         )
-        assert granted.status_code == 201, granted.text
-        checkouts.append(granted.json()["checkout_id"])
         body = {} if new_credential is None else {"new_credential": new_credential}
         back = await c.post(f"/v1/checkouts/{checkouts[-1]}/checkin", json=body, headers=headers)
         assert back.status_code == 200, back.text
         clock.advance(timedelta(seconds=30))  # the next TOTP step
-    await put("Del-Gestor-2", 422)  # the gestor's check-in version is fingerprinted too
-    await put("Rotada-Admin-3", 200)
+    # The gestor's check-in version is fingerprinted too.
+    await put_credential(c, admin, account_id, "Del-Gestor-2", expect=422)
+    await put_credential(c, admin, account_id, "Rotada-Admin-3")
 
     code, out = await _reconcile(settings, bao, started.isoformat(), monkeypatch, capsys)
     assert code == 0, out

@@ -29,8 +29,9 @@ from service.principal import SYSTEM
 from service.runtime import Runtime
 from service.settings import Settings
 from service.tokens.usecases import issue_token
-from tests.audit_helpers import add_events, fresh_database
-from tests.conftest import PG_URL
+from tests.support.apps import PG_URL
+from tests.support.databases import fresh_database
+from tests.support.factories import add_events
 
 EVENT_COLUMNS = list(EVENT_KEYS)
 CHECKPOINT_COLUMNS = ["seq", "hash", "ts", "signature", "key_version"]

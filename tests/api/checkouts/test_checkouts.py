@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 import pyotp
 from sqlalchemy import func, select
@@ -15,47 +14,23 @@ from service.checkouts.expiry import expiry_round
 from service.clock import FrozenClock
 from service.db.models import Checkout, CredentialVersion, Gestor, RotationObligation
 from tests.bao_server import DevServer
-from tests.conftest import AppFactory, Client, bearer, runtime_of
-from tests.custody_helpers import (
+from tests.support.apps import VAULT_DOWN, AppFactory, Client, frozen, runtime_of
+from tests.support.factories import (
     accept_responsiva,
-    create_account,
+    account_with_credential,
+    assign,
+    check_out,
+    checkout_body,
+    code_at,
     create_gestor,
     enrol,
-    events,
     gestor_token,
-    head_seq,
+    managed_account,
     ready_gestor,
 )
+from tests.support.reads import events, head_seq
 
 PLATFORM_SEED = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-
-
-def now() -> datetime:
-    """5 s into a TOTP step, never ahead of real time (Vault's created_time is real)."""
-    t = datetime.now(UTC)
-    start = t.replace(second=(t.second // 30) * 30, microsecond=0) + timedelta(seconds=5)
-    return start if start <= t else start - timedelta(seconds=30)
-
-
-async def frozen(make_client: AppFactory) -> tuple[Client, FrozenClock, dict[str, str]]:
-    clock = FrozenClock(now())
-    c = await make_client(clock=clock)
-    return c, clock, await bearer(c, "admin", "checkout-admin")
-
-
-async def account_with_credential(c: Client, admin: dict[str, str], **extra: Any) -> str:
-    account_id = await create_account(c, admin)
-    resp = await c.put(
-        f"/v1/accounts/{account_id}/credential",
-        json={"username": "oficial", "password": "Clave-Inicial-1", **extra},
-        headers=admin,
-    )
-    assert resp.status_code == 200, resp.text
-    return account_id
-
-
-def checkout_body(code: str, **extra: Any) -> dict[str, Any]:
-    return {"totp_code": code, "reason": "publicar comunicado", **extra}
 
 
 async def refusal(c: Client, after: int, reason: str) -> None:
@@ -148,9 +123,7 @@ async def test_each_refusal_in_order(make_client: AppFactory) -> None:
     # 3. assigned
     assert (await c.post(path, json=checkout_body("1"), headers=headers)).status_code == 403
     await refusal(c, start, "not_assigned")
-    await c.post(
-        f"/v1/accounts/{account_id}/gestores", json={"gestor_id": gestor_id}, headers=admin
-    )
+    await assign(c, admin, account_id, gestor_id)
     # 4. responsiva
     assert (await c.post(path, json=checkout_body("1"), headers=headers)).status_code == 403
     await refusal(c, start, "responsiva_not_accepted")
@@ -214,13 +187,7 @@ async def test_vault_failures_release_nothing(make_client: AppFactory, bao: DevS
         )
     assert [r.close_reason for r in rows] == ["vault_error"]
     # Vault unreachable before the grant: refused, audited, 503.
-    down = await make_client(
-        clock=clock,
-        vault_addr="http://127.0.0.1:9",
-        vault_role_id=None,
-        vault_secret_id=None,
-        vault_token="unused",
-    )
+    down = await make_client(clock=clock, **VAULT_DOWN)
     clock.advance(timedelta(seconds=30))
     resp = await down.post(
         f"/v1/accounts/{account_id}/checkouts",
@@ -237,11 +204,8 @@ async def test_replay_refused_even_after_restart(make_client: AppFactory) -> Non
     _, headers, seed = await ready_gestor(c, admin, account_id, clock.now())
     code = pyotp.TOTP(seed).at(clock.now())
     path = f"/v1/accounts/{account_id}/checkouts"
-    first = await c.post(path, json=checkout_body(code), headers=headers)
-    assert first.status_code == 201
-    back = await c.post(
-        f"/v1/checkouts/{first.json()['checkout_id']}/checkin", json={}, headers=headers
-    )
+    first = await check_out(c, account_id, headers, code)
+    back = await c.post(f"/v1/checkouts/{first}/checkin", json={}, headers=headers)
     assert back.status_code == 200
     start = await head_seq(c)
     assert (await c.post(path, json=checkout_body(code), headers=headers)).status_code == 401
@@ -345,23 +309,14 @@ async def test_expired_checkouts_close_by_themselves(make_client: AppFactory) ->
     c, clock, admin = await frozen(make_client)
     account_id = await account_with_credential(c, admin)
     _, headers, seed = await ready_gestor(c, admin, account_id, clock.now())
-    path = f"/v1/accounts/{account_id}/checkouts"
-    first = await c.post(
-        path, json=checkout_body(pyotp.TOTP(seed).at(clock.now()), minutes=1), headers=headers
-    )
-    assert first.status_code == 201
+    first = await check_out(c, account_id, headers, code_at(seed, clock.now()), minutes=1)
     clock.advance(timedelta(minutes=2))
-    late = await c.post(
-        f"/v1/checkouts/{first.json()['checkout_id']}/checkin", json={}, headers=headers
-    )
+    late = await c.post(f"/v1/checkouts/{first}/checkin", json={}, headers=headers)
     assert late.status_code == 409 and "expired" in late.json()["detail"]
     expired = await events(c, account_id=account_id, action="checkout.expired")
-    assert [e.subject for e in expired] == [f"checkout:{first.json()['checkout_id']}"]
+    assert [e.subject for e in expired] == [f"checkout:{first}"]
     assert expired[0].actor == "system"
-    second = await c.post(
-        path, json=checkout_body(pyotp.TOTP(seed).at(clock.now()), minutes=1), headers=headers
-    )
-    assert second.status_code == 201
+    await check_out(c, account_id, headers, code_at(seed, clock.now()), minutes=1)
     clock.advance(timedelta(minutes=2))
     await expiry_round(runtime_of(c))
     rows = (await c.get(f"/v1/checkouts?account_id={account_id}", headers=admin)).json()
@@ -402,13 +357,7 @@ async def test_openbao_audit_names_each_checkout(make_client: AppFactory, bao: D
     ids = []
     for offset in (0, 30):
         at = clock.now() + timedelta(seconds=offset)
-        resp = await c.post(
-            f"/v1/accounts/{account_id}/checkouts",
-            json=checkout_body(pyotp.TOTP(seed).at(at)),
-            headers=headers,
-        )
-        assert resp.status_code == 201, resp.text
-        ids.append(resp.json()["checkout_id"])
+        ids.append(await check_out(c, account_id, headers, code_at(seed, at)))
         await c.post(f"/v1/checkouts/{ids[-1]}/checkin", json={}, headers=headers)
     reads: dict[str, int] = {}
     for line in bao.audit_log_path.read_text().splitlines():
@@ -520,22 +469,7 @@ async def test_personal_account_leaves_custody_when_the_term_ends(make_client: A
     """Décima novena: held only while its owner is in office; afterwards 409, nothing read."""
     c, clock, admin = await frozen(make_client)
     last_day = clock.now().date() + timedelta(days=1)
-    account_id = await create_account(
-        c,
-        admin,
-        kind="personal",
-        owner_name="Titular de la Unidad",
-        owner_cargo="Titular",
-        hierarchy_level=1,
-        managed_by_area=True,
-        term_ends_on=last_day.isoformat(),
-    )
-    written = await c.put(
-        f"/v1/accounts/{account_id}/credential",
-        json={"username": "titular", "password": "Clave-Personal-1"},
-        headers=admin,
-    )
-    assert written.status_code == 200, written.text
+    account_id = await managed_account(c, admin, versions=1, term_ends_on=last_day)
     _, headers, seed = await ready_gestor(c, admin, account_id, clock.now())
     path = f"/v1/accounts/{account_id}/checkouts"
     clock.advance(timedelta(days=2))

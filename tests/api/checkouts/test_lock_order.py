@@ -19,9 +19,14 @@ import pytest
 from sqlalchemy import select
 
 from service.db.models import Checkout
-from tests.api.checkouts.test_checkouts import account_with_credential, checkout_body, frozen
-from tests.conftest import AppFactory, Client, bearer, runtime_of
-from tests.custody_helpers import ready_gestor
+from tests.support.apps import AppFactory, Client, bearer, frozen, runtime_of
+from tests.support.factories import (
+    account_with_credential,
+    check_out,
+    checkout_body,
+    code_at,
+    ready_gestor,
+)
 
 pytestmark = pytest.mark.postgresql_only  # SQLite has one writer: nothing can cross there
 
@@ -100,12 +105,7 @@ async def test_a_checkin_racing_a_departure_is_checked_in_or_force_closed(
     for offset in OFFSETS:
         account_id = await account_with_credential(c, admin)
         gestor_id, headers, seed = await ready_gestor(c, admin, account_id, clock.now())
-        code = pyotp.TOTP(seed).at(clock.now())
-        granted = await c.post(
-            f"/v1/accounts/{account_id}/checkouts", json=checkout_body(code), headers=headers
-        )
-        assert granted.status_code == 201, granted.text
-        checkout_id = granted.json()["checkout_id"]
+        checkout_id = await check_out(c, account_id, headers, code_at(seed, clock.now()))
         checked, departed = await race(
             c.post(f"/v1/checkouts/{checkout_id}/checkin", json={}, headers=headers),
             c.post(f"/v1/gestores/{gestor_id}/departure", json={"reason": "baja"}, headers=admin),

@@ -10,20 +10,30 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 
 import pyotp
 import pytest
 from sqlalchemy import func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.audit.log import AUDIT_LOCK_KEY
 from service.db.models import Checkout, Gestor
 from service.domain.events import AccessEnded, CheckoutsClosed
 from service.principal import SYSTEM
-from tests.api.checkouts.test_checkouts import account_with_credential, checkout_body, frozen
-from tests.conftest import AppFactory, Client, runtime_of
-from tests.custody_helpers import create_gestor, events, gestor_token, head_seq, ready_gestor
+from tests.support.apps import AppFactory, Client, frozen, runtime_of
+from tests.support.factories import (
+    account_with_credential,
+    check_out,
+    checkout_body,
+    code_at,
+    create_gestor,
+    gestor_token,
+    ready_gestor,
+    seed_of,
+)
+from tests.support.locks import lock_waiters
+from tests.support.reads import events, head_seq
 
 Headers = dict[str, str]
 
@@ -51,6 +61,14 @@ async def open_checkouts(c: Client, gestor_id: str) -> int:
             .where(Checkout.gestor_id == gestor_id, Checkout.closed_at.is_(None))
         )
     return int(found or 0)
+
+
+async def lock_out(c: Client, gestor_id: str, until: datetime) -> None:
+    """As if five wrong codes had just been committed by other requests."""
+    async with runtime_of(c).unit_of_work(SYSTEM) as uow:
+        await uow.session.execute(
+            update(Gestor).where(Gestor.id == gestor_id).values(totp_failures=5, locked_until=until)
+        )
 
 
 # What ends access -> (method, path template, body), and the grant's answer.
@@ -108,7 +126,7 @@ async def test_departure_queued_behind_a_grant_closes_it_or_refuses_it(
         departure = asyncio.create_task(
             c.post(f"/v1/gestores/{gestor_id}/departure", json={"reason": "baja"}, headers=admin)
         )
-        await waiters(rt.engine, 1)
+        await lock_waiters(rt.engine, 1)
         checkout = asyncio.create_task(
             c.post(
                 f"/v1/accounts/{account_id}/checkouts",
@@ -116,7 +134,7 @@ async def test_departure_queued_behind_a_grant_closes_it_or_refuses_it(
                 headers=headers,
             )
         )
-        await waiters(rt.engine, 2)
+        await lock_waiters(rt.engine, 2)
         await transaction.rollback()
     departed, granted = await departure, await checkout
     assert departed.status_code == 200, departed.text
@@ -127,24 +145,6 @@ async def test_departure_queued_behind_a_grant_closes_it_or_refuses_it(
         assert closed == [granted.json()["checkout_id"]]
 
 
-async def waiters(engine: AsyncEngine, count: int) -> None:
-    """Until ``count`` sessions wait on a lock, the chain's or a row's (PostgreSQL); or a pause."""
-    if engine.dialect.name != "postgresql":
-        await asyncio.sleep(0.5)
-        return
-    # This database's backends only: other databases of the server run their own tests.
-    query = text(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-    for _ in range(250):
-        async with engine.connect() as probe:
-            if (await probe.execute(query)).scalar() == count:
-                return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"never saw {count} waiter(s) on a lock")
-
-
 async def test_a_lockout_set_mid_checkout_stops_even_the_right_code(
     make_client: AppFactory,
 ) -> None:
@@ -153,17 +153,7 @@ async def test_a_lockout_set_mid_checkout_stops_even_the_right_code(
     gestor_id, headers, seed = await ready_gestor(c, admin, account_id, clock.now())
     until = clock.now() + timedelta(minutes=15)
 
-    async def lock_out() -> None:
-        # As if five wrong codes had just been committed by other requests.
-        async with runtime_of(c).unit_of_work(SYSTEM) as uow:
-            session = uow.session
-            await session.execute(
-                update(Gestor)
-                .where(Gestor.id == gestor_id)
-                .values(totp_failures=5, locked_until=until)
-            )
-
-    during_seed_read(c, lock_out)
+    during_seed_read(c, partial(lock_out, c, gestor_id, until))
     start = await head_seq(c)
     resp = await c.post(
         f"/v1/accounts/{account_id}/checkouts",
@@ -199,19 +189,10 @@ async def test_confirmation_respects_a_lockout_set_meanwhile(make_client: AppFac
     headers = await gestor_token(c, admin, gestor_id)
     enrolled = await c.post("/v1/me/totp/enrollment", headers=headers)
     assert enrolled.status_code == 201, enrolled.text
-    seed = pyotp.parse_uri(enrolled.json()["otpauth_uri"]).secret
+    seed = seed_of(enrolled.json()["otpauth_uri"])
     until = clock.now() + timedelta(minutes=15)
 
-    async def lock_out() -> None:
-        async with runtime_of(c).unit_of_work(SYSTEM) as uow:
-            session = uow.session
-            await session.execute(
-                update(Gestor)
-                .where(Gestor.id == gestor_id)
-                .values(totp_failures=5, locked_until=until)
-            )
-
-    during_seed_read(c, lock_out)
+    during_seed_read(c, partial(lock_out, c, gestor_id, until))
     resp = await c.post(
         "/v1/me/totp/confirm", json={"code": pyotp.TOTP(seed).at(clock.now())}, headers=headers
     )
@@ -235,12 +216,7 @@ async def test_checkin_queued_behind_a_force_close_does_not_deadlock(
     rt = runtime_of(c)
     account_id = await account_with_credential(c, admin)
     _, headers, seed = await ready_gestor(c, admin, account_id, clock.now())
-    code = pyotp.TOTP(seed).at(clock.now())
-    granted = await c.post(
-        f"/v1/accounts/{account_id}/checkouts", json=checkout_body(code), headers=headers
-    )
-    assert granted.status_code == 201, granted.text
-    checkout_id = granted.json()["checkout_id"]
+    checkout_id = await check_out(c, account_id, headers, code_at(seed, clock.now()))
 
     async with rt.unit_of_work(SYSTEM) as uow:
         await uow.session.connection()  # SQLite: BEGIN IMMEDIATE now, not at the first statement
@@ -253,7 +229,7 @@ async def test_checkin_queued_behind_a_force_close_does_not_deadlock(
         checkin = asyncio.create_task(
             c.post(f"/v1/checkouts/{checkout_id}/checkin", json={}, headers=headers)
         )
-        await waiters(rt.engine, 1)
+        await lock_waiters(rt.engine, 1)
     resp = await checkin
     assert resp.status_code == 409, resp.text
     assert "already closed (gestor_departed)" in resp.json()["detail"]

@@ -12,18 +12,20 @@ from sqlalchemy import select
 
 from service.db.models import Checkout
 from service.vault.types import SecretVersion
-from tests.api.checkouts.test_checkouts import account_with_credential, checkout_body, frozen
-from tests.conftest import AppFactory, Client, runtime_of
-from tests.custody_helpers import (
+from tests.support.apps import AppFactory, Client, frozen, runtime_of
+from tests.support.factories import (
     accept_responsiva,
+    account_with_credential,
+    assign,
+    checkout_body,
     create_account,
     create_gestor,
     enrol,
-    events,
     gestor_token,
-    head_seq,
+    put_credential,
     ready_gestor,
 )
+from tests.support.reads import events, head_seq
 
 Injected = Callable[[str], Awaitable[None]]
 
@@ -66,12 +68,7 @@ async def test_unassigned_and_rotated_before_the_read_releases_nothing(
     async def unassign_and_rotate(account: str) -> None:
         gone = await c.delete(f"/v1/accounts/{account}/gestores/{gestor_id}", headers=admin)
         assert gone.status_code in (200, 204), gone.text
-        put = await c.put(
-            f"/v1/accounts/{account}/credential",
-            json={"username": "oficial", "password": "Rotada-Tras-Baja-9"},
-            headers=admin,
-        )
-        assert put.status_code == 200 and put.json()["version"] == 2, put.text
+        assert (await put_credential(c, admin, account, "Rotada-Tras-Baja-9"))["version"] == 2
 
     before = await head_seq(c)
     code = pyotp.TOTP(seed).at(clock.now())
@@ -101,12 +98,7 @@ async def test_a_rotation_alone_before_the_read_releases_the_granted_version(
     _, headers, seed = await ready_gestor(c, admin, account_id, clock.now())
 
     async def rotate(account: str) -> None:
-        put = await c.put(
-            f"/v1/accounts/{account}/credential",
-            json={"username": "oficial", "password": "Clave-Nueva-2"},
-            headers=admin,
-        )
-        assert put.status_code == 200 and put.json()["version"] == 2, put.text
+        assert (await put_credential(c, admin, account, "Clave-Nueva-2"))["version"] == 2
 
     before = await head_seq(c)
     code = pyotp.TOTP(seed).at(clock.now())
@@ -128,12 +120,7 @@ async def test_a_destroyed_granted_version_releases_nothing(make_client: AppFact
     rt = runtime_of(c)
 
     async def rotate_and_destroy_v1(account: str) -> None:
-        put = await c.put(
-            f"/v1/accounts/{account}/credential",
-            json={"username": "oficial", "password": "Clave-Nueva-2"},
-            headers=admin,
-        )
-        assert put.status_code == 200, put.text
+        await put_credential(c, admin, account, "Clave-Nueva-2")
         rt.vault._client.secrets.kv.v2.destroy_secret_versions(
             path=f"accounts/{account}", versions=[1], mount_point=rt.vault._kv
         )
@@ -180,10 +167,7 @@ async def test_custody_is_checked_after_the_totp_code(make_client: AppFactory) -
     empty = await create_account(c, admin)
     gestor_id = await create_gestor(c, admin)
     headers = await gestor_token(c, admin, gestor_id)
-    assigned = await c.post(
-        f"/v1/accounts/{empty}/gestores", json={"gestor_id": gestor_id}, headers=admin
-    )
-    assert assigned.status_code == 201, assigned.text
+    await assign(c, admin, empty, gestor_id)
     path = f"/v1/accounts/{empty}/checkouts"
     before = await head_seq(c)
     resp = await c.post(path, json=checkout_body("1"), headers=headers)

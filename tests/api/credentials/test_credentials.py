@@ -9,8 +9,14 @@ from typing import Any
 import httpx
 
 from tests.bao_server import DevServer
-from tests.conftest import Client, runtime_of
-from tests.custody_helpers import create_account, create_gestor, events, gestor_token, head_seq
+from tests.support.apps import Client, runtime_of
+from tests.support.factories import (
+    create_account,
+    create_gestor,
+    gestor_token,
+    unmanaged_personal_account,
+)
+from tests.support.reads import events, head_seq
 
 SEED = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
@@ -139,15 +145,7 @@ async def test_concurrent_writes_never_overwrite_silently(
 async def test_personal_account_without_area_is_not_held(
     client: Client, admin: dict[str, str], bao: DevServer
 ) -> None:
-    account_id = await create_account(
-        client,
-        admin,
-        kind="personal",
-        owner_name="Titular",
-        owner_cargo="Director",
-        hierarchy_level=2,
-        managed_by_area=False,
-    )
+    account_id = await unmanaged_personal_account(client, admin)
     resp = await client.put(
         f"/v1/accounts/{account_id}/credential", json=body("Personal-1"), headers=admin
     )

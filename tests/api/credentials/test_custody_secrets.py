@@ -3,12 +3,9 @@ every table (and the SQLite file with its WAL) and a real uvicorn's stdout are s
 
 from __future__ import annotations
 
-import os
+import asyncio
 import re
-import socket
 import subprocess
-import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,8 +17,9 @@ from sqlalchemy import MetaData, select
 from service.principal import SYSTEM
 from service.settings import Settings
 from service.tokens.usecases import issue_token
-from tests.conftest import ROOT, Client, runtime_of
-from tests.custody_helpers import seed_of, uid
+from tests.support.apps import Client, runtime_of
+from tests.support.factories import account_body, seed_of, uid
+from tests.support.processes import ServiceProcess
 
 PASSWORD = "CanaryPw-7f3a9c1e"
 ROTATED = "CanaryRot-4b8d2e"
@@ -36,17 +34,9 @@ def code_pattern(code: str) -> re.Pattern[str]:
 
 async def run_flow(http: httpx.AsyncClient, admin: dict[str, str]) -> dict[str, Any]:
     """The custody cycle with canaries; returns the secrets that went through it."""
-    handle = uid("canario")
     account = await http.post(
         "/v1/accounts",
-        json={
-            "platform": "x",
-            "handle": handle,
-            "url": f"https://x.com/{handle}",
-            "display_name": "Canario",
-            "area": "CS",
-            "kind": "oficial",
-        },
+        json=account_body(handle=uid("canario"), display_name="Canario", area="CS"),
         headers=admin,
     )
     account_id = account.json()["id"]
@@ -163,12 +153,6 @@ async def test_no_secret_in_sql(client: Client, admin: dict[str, str]) -> None:
                 assert [s for s in secrets["strings"] if s in raw] == [], file
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 SERVE = (
     "import uvicorn; from service.app import create_app; from service.settings import Settings; "
     "s = Settings.from_env(); "
@@ -179,43 +163,18 @@ SERVE = (
 async def test_no_secret_in_logs_of_a_real_server(
     client: Client, settings: Settings, tmp_path: Path
 ) -> None:
-    port = free_port()
-    env = {
-        **os.environ,
-        "CUSTODIA_DATABASE_URL": settings.database_url,
-        "CUSTODIA_VAULT_ADDR": settings.vault_addr,
-        "CUSTODIA_VAULT_ROLE_ID": settings.vault_role_id or "",
-        "CUSTODIA_VAULT_SECRET_ID": settings.vault_secret_id or "",
-        "CUSTODIA_BACKGROUND_TASKS": "0",
-        "CUSTODIA_LOG_LEVEL": "DEBUG",
-        "CUSTODIA_PORT": str(port),
-    }
     issued = await issue_token(runtime_of(client), SYSTEM, role="admin", name="canary-admin")
     admin = {"Authorization": f"Bearer {issued.token}"}
     log_path = tmp_path / "server.log"
-    # A file, not a pipe: an unread pipe fills up and stalls the server's event loop.
-    log_file = log_path.open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SERVE], cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
+    server = ServiceProcess(
+        settings, log_path, script=SERVE, CUSTODIA_BACKGROUND_TASKS="0", CUSTODIA_LOG_LEVEL="DEBUG"
     )
     try:
-        base = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
-            for _ in range(100):
-                try:
-                    if (await http.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+        await asyncio.to_thread(server.wait_ready)
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
             secrets = await run_flow(http, admin)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log_file.close()
+        server.stop()
     logs = log_path.read_text("utf-8", "replace")
     assert '"route": "/v1/accounts/{account_id}/checkouts"' in logs  # the logs were captured
     assert leaks(logs, secrets) == [], [line for line in logs.splitlines() if leaks(line, secrets)][

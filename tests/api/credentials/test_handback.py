@@ -3,39 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from datetime import timedelta
 
 import httpx
 import pyotp
 from sqlalchemy import select
 
-from service.clock import FrozenClock
 from service.credentials.handback import hand_back_round
 from service.db.models import Account, Checkout
 from tests.bao_server import DevServer
-from tests.conftest import AppFactory, Client, bearer, runtime_of
-from tests.custody_helpers import create_account, events, head_seq, ready_gestor
-
-BROKEN_VAULT = {
-    "vault_addr": "http://127.0.0.1:9",
-    "vault_role_id": None,
-    "vault_secret_id": None,
-    "vault_token": "x",
-}
-
-
-def last_day() -> date:
-    """The servant's last day in office: a few days back, so the clock never passes real time."""
-    return datetime.now(UTC).date() - timedelta(days=3)
-
-
-async def frozen(make_client: AppFactory) -> tuple[Client, FrozenClock, dict[str, str]]:
-    """A client whose clock is ten minutes before the end of ``last_day()`` (UTC)."""
-    clock = FrozenClock(datetime.combine(last_day(), time(23, 50, 5), UTC))
-    c = await make_client(clock=clock)
-    return c, clock, await bearer(c, "admin", "handback-admin")
+from tests.support.apps import VAULT_DOWN, AppFactory, Client, bearer, runtime_of
+from tests.support.factories import (
+    account_with_credential,
+    check_out,
+    code_at,
+    create_account,
+    frozen_on_last_day,
+    last_day,
+    managed_account,
+    ready_gestor,
+    unmanaged_personal_account,
+)
+from tests.support.reads import details, events, head_seq
 
 
 async def in_vault(bao: DevServer, account_id: str) -> bool:
@@ -48,39 +37,6 @@ async def in_vault(bao: DevServer, account_id: str) -> bool:
     return resp.status_code == 200
 
 
-async def managed_account(c: Client, admin: dict[str, str], versions: int = 2) -> str:
-    """A personal account an área administers until ``last_day()``, with credential versions."""
-    account_id = await create_account(
-        c,
-        admin,
-        kind="personal",
-        owner_name="Titular de la Unidad",
-        owner_cargo="Titular",
-        hierarchy_level=1,
-        managed_by_area=True,
-        term_ends_on=last_day().isoformat(),
-    )
-    for n in range(1, versions + 1):
-        written = await c.put(
-            f"/v1/accounts/{account_id}/credential",
-            json={"username": "titular", "password": f"Clave-Personal-{n}"},
-            headers=admin,
-        )
-        assert written.status_code == 200, written.text
-    return account_id
-
-
-async def official_account(c: Client, admin: dict[str, str]) -> str:
-    official = await create_account(c, admin)
-    put = await c.put(
-        f"/v1/accounts/{official}/credential",
-        json={"username": "oficial", "password": "Clave-Oficial-1"},
-        headers=admin,
-    )
-    assert put.status_code == 200, put.text
-    return official
-
-
 async def account_row(c: Client, account_id: str) -> Account:
     async with runtime_of(c).sessions() as session:
         row = await session.get(Account, account_id)
@@ -88,23 +44,15 @@ async def account_row(c: Client, account_id: str) -> Account:
     return row
 
 
-def details(event: Any) -> dict[str, Any]:
-    parsed: dict[str, Any] = json.loads(event.details)
-    return parsed
-
-
 async def test_the_job_hands_back_an_account_whose_term_ended(
     make_client: AppFactory, bao: DevServer
 ) -> None:
-    c, clock, admin = await frozen(make_client)
+    c, clock, admin = await frozen_on_last_day(make_client)
     account_id = await managed_account(c, admin)
-    official = await official_account(c, admin)
+    official = await account_with_credential(c, admin, "Clave-Oficial-1")
     _, headers, seed = await ready_gestor(c, admin, account_id, clock.now())
     path = f"/v1/accounts/{account_id}/checkouts"
-    body = {"totp_code": pyotp.TOTP(seed).at(clock.now()), "reason": "publicar"}
-    granted = await c.post(path, json=body, headers=headers)
-    assert granted.status_code == 201, granted.text
-    checkout_id = granted.json()["checkout_id"]
+    checkout_id = await check_out(c, account_id, headers, code_at(seed, clock.now()))
 
     rt = runtime_of(c)
     await hand_back_round(rt)  # still the last day in office: nothing leaves
@@ -160,9 +108,9 @@ async def test_the_job_hands_back_an_account_whose_term_ended(
 async def test_vault_down_during_the_job_commits_sql_and_the_retry_destroys(
     make_client: AppFactory, bao: DevServer
 ) -> None:
-    c, clock, admin = await frozen(make_client)
+    c, clock, admin = await frozen_on_last_day(make_client)
     account_id = await managed_account(c, admin, versions=1)
-    broken = await make_client(clock=clock, **BROKEN_VAULT)
+    broken = await make_client(clock=clock, **VAULT_DOWN)
     clock.advance(timedelta(minutes=15))
     before = await head_seq(c)
     await hand_back_round(runtime_of(broken))
@@ -189,9 +137,9 @@ async def test_vault_down_during_the_job_commits_sql_and_the_retry_destroys(
 async def test_the_endpoint_while_vault_is_down_answers_503_then_finishes(
     make_client: AppFactory, bao: DevServer
 ) -> None:
-    c, clock, admin = await frozen(make_client)
+    c, clock, admin = await frozen_on_last_day(make_client)
     account_id = await managed_account(c, admin, versions=1)
-    broken = await make_client(clock=clock, **BROKEN_VAULT)
+    broken = await make_client(clock=clock, **VAULT_DOWN)
     clock.advance(timedelta(minutes=15))
     path = f"/v1/accounts/{account_id}/credential/hand-back"
     failed = await broken.post(path, headers=admin)
@@ -211,7 +159,7 @@ async def test_the_endpoint_while_vault_is_down_answers_503_then_finishes(
 async def test_two_concurrent_rounds_hand_back_once(
     make_client: AppFactory, bao: DevServer
 ) -> None:
-    c, clock, admin = await frozen(make_client)
+    c, clock, admin = await frozen_on_last_day(make_client)
     accounts = [await managed_account(c, admin, versions=1) for _ in range(3)]
     other = await make_client(clock=clock)
     clock.advance(timedelta(minutes=15))
@@ -225,7 +173,7 @@ async def test_two_concurrent_rounds_hand_back_once(
 
 
 async def test_the_endpoint(make_client: AppFactory, bao: DevServer) -> None:
-    c, clock, admin = await frozen(make_client)
+    c, clock, admin = await frozen_on_last_day(make_client)
     auditor = await bearer(c, "auditor", "handback-auditor")
     official = await create_account(c, admin)
     held = await managed_account(c, admin, versions=1)
@@ -280,25 +228,15 @@ async def test_the_endpoint(make_client: AppFactory, bao: DevServer) -> None:
     assert event.reason == "no_credential"
 
     # Never held a credential: nothing to hand back.
-    empty = await create_account(
-        c,
-        admin,
-        kind="personal",
-        owner_name="Titular",
-        owner_cargo="Director",
-        hierarchy_level=2,
-        managed_by_area=False,
-    )
+    empty = await unmanaged_personal_account(c, admin)
     assert (await c.post(path(empty), headers=admin)).status_code == 409
 
 
 async def test_an_expired_checkout_closes_as_expired(make_client: AppFactory) -> None:
-    c, clock, admin = await frozen(make_client)
+    c, clock, admin = await frozen_on_last_day(make_client)
     account_id = await managed_account(c, admin, versions=1)
     _, headers, seed = await ready_gestor(c, admin, account_id, clock.now())
-    body = {"totp_code": pyotp.TOTP(seed).at(clock.now()), "reason": "publicar", "minutes": 5}
-    granted = await c.post(f"/v1/accounts/{account_id}/checkouts", json=body, headers=headers)
-    assert granted.status_code == 201, granted.text
+    await check_out(c, account_id, headers, code_at(seed, clock.now()), minutes=5)
     clock.advance(timedelta(minutes=15))
     await hand_back_round(runtime_of(c))
     async with runtime_of(c).sessions() as session:
@@ -320,8 +258,8 @@ async def test_a_patch_out_of_custody_is_handed_back_by_the_next_round(
     make_client: AppFactory, bao: DevServer
 ) -> None:
     """PATCH leaves the hand-back to the job; the grant refuses from the PATCH on."""
-    c, _, admin = await frozen(make_client)
-    official = await official_account(c, admin)
+    c, _, admin = await frozen_on_last_day(make_client)
+    official = await account_with_credential(c, admin, "Clave-Oficial-1")
     personal = {"kind": "personal", "owner_name": "Titular", "owner_cargo": "Director"}
     cases = [*PATCHES_OUT_OF_CUSTODY, ({**personal, "hierarchy_level": 1}, "not_managed_by_area")]
     accounts = [await managed_account(c, admin, versions=1) for _ in PATCHES_OUT_OF_CUSTODY]

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from service.clock import FrozenClock, SystemClock, rfc3339
+from service.clock import SystemClock, rfc3339
 from service.credentials.recovery import GRACE, recover_account, recovery_round
 from service.credentials.repository import CredentialRepository
 from service.errors import VaultUnavailable
@@ -24,9 +24,17 @@ from service.principal import Caller
 from service.runtime import Runtime
 from service.uow import UnitOfWork
 from service.vault.client import SecretVersion
-from tests.conftest import AppFactory, Client, bearer, runtime_of
-from tests.custody_helpers import create_account, events, head_seq
-from tests.rotation_helpers import api_account, api_gestor, put_credential
+from tests.support.apps import AppFactory, Client, frozen, runtime_of
+from tests.support.factories import (
+    account_with_credential,
+    check_out,
+    code_at,
+    create_account,
+    open_obligation,
+    put_credential,
+    ready_gestor,
+)
+from tests.support.reads import events, head_seq
 
 PATH = "/v1/accounts/{}/credential"
 
@@ -83,23 +91,21 @@ async def test_sql_failure_after_vault_write_is_recorded_from_the_intent(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     rt = runtime_of(client)
-    account = await api_account(client, admin, password="Vieja-Clave-1")
-    gestor = await api_gestor(client, admin, [account])
-    obligation = await client.post(
-        "/v1/rotations", json={"account_id": account, "reason": "revisión"}, headers=admin
+    account = await account_with_credential(client, admin, "Vieja-Clave-1")
+    gestor_id, gestor_headers, seed = await ready_gestor(client, admin, account)
+    obligation = await open_obligation(client, admin, account)
+    checkout_id = await check_out(
+        client,
+        account,
+        gestor_headers,
+        code_at(seed, SystemClock().now()),
+        reason="rotar",
+        minutes=10,
     )
-    assert obligation.status_code == 201, obligation.text
-    out = await client.post(
-        f"/v1/accounts/{account}/checkouts",
-        json={"totp_code": gestor.next_code(SystemClock().now()), "reason": "rotar", "minutes": 10},
-        headers=gestor.headers,
-    )
-    assert out.status_code == 201, out.text
-    checkout_id = out.json()["checkout_id"]
     before = await head_seq(client)
     drop = DatabaseDrops(rt, monkeypatch, after_vault_write=True)
     resp = await client.put(
-        PATH.format(account), json=body("Nueva-Clave-2"), headers=gestor.headers
+        PATH.format(account), json=body("Nueva-Clave-2"), headers=gestor_headers
     )
     assert drop.dropped == 1
     assert resp.status_code == 503, resp.text
@@ -111,7 +117,7 @@ async def test_sql_failure_after_vault_write_is_recorded_from_the_intent(
     written = await events(client, after=before, account_id=account)
     assert [e.action for e in written] == ["credential.write_started"]
     [intent] = written
-    assert intent.actor == f"gestor:{gestor.id}" and intent.reason == "credential written"
+    assert intent.actor == f"gestor:{gestor_id}" and intent.reason == "credential written"
     details = json.loads(intent.details)
     assert details == {"version": 2, "checkout_id": checkout_id, "fields": ["password", "username"]}
     assert "Nueva-Clave" not in intent.details and "vault:" not in intent.details
@@ -119,12 +125,12 @@ async def test_sql_failure_after_vault_write_is_recorded_from_the_intent(
 
     recovered = await recover_account(rt, account)
     assert [(r.version, r.intent_seq, r.written_by, r.is_rotation) for r in recovered] == [
-        (2, intent.seq, f"gestor:{gestor.id}", True)
+        (2, intent.seq, f"gestor:{gestor_id}", True)
     ]
     assert await recover_account(rt, account) == []  # idempotent
     rows = await versions(client, auditor, account)
     assert [(v["version"], v["recorded"]) for v in rows] == [(1, True), (2, True)]
-    assert rows[1]["written_by"] == f"gestor:{gestor.id}" and rows[1]["written_by_role"] == "gestor"
+    assert rows[1]["written_by"] == f"gestor:{gestor_id}" and rows[1]["written_by_role"] == "gestor"
     assert rows[1]["checkout_id"] == checkout_id and rows[1]["is_rotation"] is True
     assert rows[1]["reason"] == "recovered from Vault: credential written"
     after = await events(client, after=before, account_id=account)
@@ -137,7 +143,7 @@ async def test_sql_failure_after_vault_write_is_recorded_from_the_intent(
     assert recovered_details["version"] == 2 and recovered_details["intent_seq"] == intent.seq
     assert recovered_details["evidence"] == "rotation"
     # Fingerprints of versions 1 and 2 differ: the obligation is satisfied, as a live write would.
-    ob = (await client.get(f"/v1/rotations/{obligation.json()['id']}", headers=admin)).json()
+    ob = (await client.get(f"/v1/rotations/{obligation['id']}", headers=admin)).json()
     assert ob["status"] == "satisfied" and ob["satisfied_by_version"] == 2
     account_row = (await client.get(f"/v1/accounts/{account}", headers=auditor)).json()
     assert account_row["credential_version"] == 2
@@ -149,7 +155,7 @@ async def test_intent_commit_failure_writes_nothing_to_vault(
 ) -> None:
     rt = runtime_of(client)
     account = await create_account(client, admin)
-    assert (await client.put(PATH.format(account), json=body("Uno-1"), headers=admin)).is_success
+    await put_credential(client, admin, account, "Uno-1")
     before = await head_seq(client)
     drop = DatabaseDrops(rt, monkeypatch, after_vault_write=False)
     resp = await client.put(PATH.format(account), json=body("Dos-2"), headers=admin)
@@ -166,7 +172,7 @@ async def test_next_write_recovers_first_and_the_chain_continues(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     rt = runtime_of(client)
-    account = await api_account(client, admin, password="Uno-1")
+    account = await account_with_credential(client, admin, "Uno-1")
     before = await head_seq(client)
     with monkeypatch.context() as patched:
         DatabaseDrops(rt, patched, after_vault_write=True)
@@ -192,11 +198,8 @@ async def test_without_fingerprint_evidence_a_recovered_version_is_no_rotation(
     client: Client, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rt = runtime_of(client)
-    account = await api_account(client, admin, password="Uno-1")
-    made = await client.post(
-        "/v1/rotations", json={"account_id": account, "reason": "revisión"}, headers=admin
-    )
-    assert made.status_code == 201, made.text
+    account = await account_with_credential(client, admin, "Uno-1")
+    made = await open_obligation(client, admin, account)
 
     async def fingerprint_lost(*args: Any, **kwargs: Any) -> None:
         raise VaultUnavailable("Vault is unreachable")
@@ -209,19 +212,17 @@ async def test_without_fingerprint_evidence_a_recovered_version_is_no_rotation(
     assert item.version == 2 and item.intent_seq is not None and item.is_rotation is False
     [event] = await events(client, account_id=account, action="credential.version_recovered")
     assert json.loads(event.details)["evidence"] == "fingerprint_missing"
-    ob = (await client.get(f"/v1/rotations/{made.json()['id']}", headers=admin)).json()
+    ob = (await client.get(f"/v1/rotations/{made['id']}", headers=admin)).json()
     assert ob["status"] == "open"
 
 
 async def test_recovery_round_takes_open_intents_after_the_grace(
     make_client: AppFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = FrozenClock(datetime.now(UTC))
-    client = await make_client(clock=clock)
+    client, clock, admin = await frozen(make_client, datetime.now(UTC), "recovery-round")
     rt = runtime_of(client)
-    admin = await bearer(client, "admin", "recovery-round")
-    healthy = await api_account(client, admin, password="Sana-1")
-    lost = await api_account(client, admin, password="Uno-1")
+    healthy = await account_with_credential(client, admin, "Sana-1")
+    lost = await account_with_credential(client, admin, "Uno-1")
     with monkeypatch.context() as patched:
         DatabaseDrops(rt, patched, after_vault_write=True)
         await put_credential(client, admin, lost, "Dos-2", expect=503)
@@ -251,7 +252,7 @@ async def test_replicas_recovering_at_once_record_the_version_once(
     make_client: AppFactory, client: Client, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rt = runtime_of(client)
-    account = await api_account(client, admin, password="Uno-1")
+    account = await account_with_credential(client, admin, "Uno-1")
     with monkeypatch.context() as patched:
         DatabaseDrops(rt, patched, after_vault_write=True)
         await put_credential(client, admin, account, "Dos-2", expect=503)
@@ -273,7 +274,7 @@ async def test_writer_replaces_a_record_recovered_while_it_was_in_flight(
     """Another replica recovers the version between this writer's Vault write and its commit."""
     rt = runtime_of(client)
     replica = runtime_of(await make_client())
-    account = await api_account(client, admin, password="Uno-1")
+    account = await account_with_credential(client, admin, "Uno-1")
     write = rt.vault.write_credential
     seen: list[int] = []
 
@@ -297,7 +298,7 @@ async def test_a_vault_error_after_the_intent_is_recorded_against_it(
 ) -> None:
     """The intent stays, and the failure names it: recovery will not credit it over another."""
     rt = runtime_of(client)
-    account = await api_account(client, admin, password="Uno-1")
+    account = await account_with_credential(client, admin, "Uno-1")
 
     async def vault_down(*args: Any, **kwargs: Any) -> SecretVersion:
         raise VaultUnavailable("Vault is unreachable")
@@ -322,19 +323,21 @@ async def test_a_recovered_version_written_after_access_ended_satisfies_no_rotat
 ) -> None:
     """As a live write: the leaver's password, recovered later, leaves the rotation owed."""
     rt = runtime_of(client)
-    account = await api_account(client, admin, password="Vieja-Clave-1")
-    gestor = await api_gestor(client, admin, [account])
-    out = await client.post(
-        f"/v1/accounts/{account}/checkouts",
-        json={"totp_code": gestor.next_code(SystemClock().now()), "reason": "rotar", "minutes": 10},
-        headers=gestor.headers,
+    account = await account_with_credential(client, admin, "Vieja-Clave-1")
+    gestor_id, gestor_headers, seed = await ready_gestor(client, admin, account)
+    await check_out(
+        client,
+        account,
+        gestor_headers,
+        code_at(seed, SystemClock().now()),
+        reason="rotar",
+        minutes=10,
     )
-    assert out.status_code == 201, out.text
     write = rt.vault.write_credential
 
     async def unassigned_first(*args: Any, **kwargs: Any) -> SecretVersion:
         # The gestor passed the checks; the admin removes them before Vault takes it.
-        path = f"/v1/accounts/{account}/gestores/{gestor.id}"
+        path = f"/v1/accounts/{account}/gestores/{gestor_id}"
         assert (await client.delete(path, headers=admin)).status_code in (200, 204)
         return await write(*args, **kwargs)
 
@@ -342,7 +345,7 @@ async def test_a_recovered_version_written_after_access_ended_satisfies_no_rotat
     drop = DatabaseDrops(rt, monkeypatch, after_vault_write=True)
     drop._write = unassigned_first
     resp = await client.put(
-        PATH.format(account), json=body("Clave-Del-Que-Se-Va"), headers=gestor.headers
+        PATH.format(account), json=body("Clave-Del-Que-Se-Va"), headers=gestor_headers
     )
     assert resp.status_code == 503, resp.text
     monkeypatch.undo()

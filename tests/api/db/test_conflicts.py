@@ -8,8 +8,8 @@ from sqlalchemy import func, select, text
 
 from service.db.models import Gestor
 from service.http.problems import TRANSIENT_SQLSTATES
-from tests.conftest import AppFactory, bearer, runtime_of
-from tests.custody_helpers import head_seq
+from tests.support.apps import AppFactory, bearer, runtime_of
+from tests.support.reads import head_seq
 
 # Each SQLSTATE is raised by a trigger on the insert a gestor's creation makes.
 CLASHES = {

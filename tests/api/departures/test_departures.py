@@ -6,29 +6,28 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from service.clock import FrozenClock, rfc3339
+from service.clock import rfc3339
 from service.db.models import Assignment, AuditEvent, Checkout, RotationObligation
-from tests.conftest import AppFactory, Client, bearer, runtime_of
-from tests.rotation_helpers import (
-    api_account,
+from tests.support.apps import VAULT_DOWN, AppFactory, Client, frozen, runtime_of
+from tests.support.factories import (
+    account_with_credential,
     assign,
-    gestor_headers,
-    open_checkout,
-    seed_account,
-    seed_gestor,
-    write_through_service,
+    create_account,
+    create_gestor,
+    depart,
+    gestor_token,
+    insert_assignment,
+    insert_backdated_checkout,
+    put_credential,
 )
 
 
 async def test_departed_gestor_tokens_are_refused_within_the_same_second(
     make_client: AppFactory,
 ) -> None:
-    clock = FrozenClock(datetime.now(UTC))
-    client = await make_client(clock=clock)
-    rt = runtime_of(client)
-    admin = await bearer(client, "admin", "departures")
-    gestor = await seed_gestor(rt)
-    token = await gestor_headers(rt, gestor)
+    client, _, admin = await frozen(make_client, datetime.now(UTC), "departures")
+    gestor = await create_gestor(client, admin)
+    token = await gestor_token(client, admin, gestor)
     # Authenticated but not allowed: 403 proves the token is live.
     assert (await client.get("/v1/rotations", headers=token)).status_code == 403
     resp = await client.post(
@@ -46,21 +45,20 @@ async def test_case_file_lists_accounts_ever_assigned_minus_rotated_since(
 ) -> None:
     rt = runtime_of(client)
     now = rt.clock.now()
-    gestor = await seed_gestor(rt)
-    accounts = [await seed_account(rt) for _ in range(5)]
+    gestor = await create_gestor(client, admin)
+    accounts = [await account_with_credential(client, admin, "inicial") for _ in range(5)]
     active, ended, rotated_during, rotated_after, _never_assigned = accounts
-    for account in accounts:
-        await write_through_service(rt, account, "inicial-" + account)
+    # Periods a month long, two of them ended two days ago: only rows can be dated so.
     month_ago, two_days_ago = now - timedelta(days=30), now - timedelta(days=2)
-    await assign(rt, active, gestor, at=month_ago)
-    await assign(rt, ended, gestor, at=month_ago, ended_at=two_days_ago)
-    await assign(rt, rotated_during, gestor, at=month_ago)
-    await assign(rt, rotated_after, gestor, at=month_ago, ended_at=two_days_ago)
+    await insert_assignment(rt, active, gestor, at=month_ago)
+    await insert_assignment(rt, ended, gestor, at=month_ago, ended_at=two_days_ago)
+    await insert_assignment(rt, rotated_during, gestor, at=month_ago)
+    await insert_assignment(rt, rotated_after, gestor, at=month_ago, ended_at=two_days_ago)
     # Rotated while the gestor could still read it: they know it, so it is owed.
-    await write_through_service(rt, rotated_during, "rotada-" + rotated_during)
+    await put_credential(client, admin, rotated_during, "rotada")
     # Rotated after their access ended: the gestor never saw it, nothing owed.
-    await write_through_service(rt, rotated_after, "rotada-" + rotated_after)
-    checkout = await open_checkout(rt, active, gestor, at=now - timedelta(minutes=5))
+    await put_credential(client, admin, rotated_after, "rotada")
+    checkout = await insert_backdated_checkout(rt, active, gestor, at=now - timedelta(minutes=5))
 
     resp = await client.post(
         f"/v1/gestores/{gestor}/departure", json={"reason": "renuncia"}, headers=admin
@@ -112,7 +110,7 @@ async def test_departure_refusals(
     client: Client, admin: dict[str, str], auditor: dict[str, str]
 ) -> None:
     rt = runtime_of(client)
-    gestor = await seed_gestor(rt)
+    gestor = await create_gestor(client, admin)
     unknown = await client.post(
         "/v1/gestores/00000000-0000-0000-0000-000000000000/departure",
         json={"reason": "baja"},
@@ -130,7 +128,7 @@ async def test_departure_refusals(
             headers=admin,
         )
         assert resp.status_code == 422, (when, resp.text)
-    token = await gestor_headers(rt, gestor)
+    token = await gestor_token(client, admin, gestor)
     assert (await client.get("/v1/rotations", headers=token)).status_code == 403
 
 
@@ -138,16 +136,13 @@ async def test_vault_failure_during_departure_leaves_no_half_done_state(
     make_client: AppFactory, client: Client, admin: dict[str, str]
 ) -> None:
     rt = runtime_of(client)
-    gestor = await seed_gestor(rt)
-    account = await seed_account(rt)
-    await write_through_service(rt, account, "inicial")
-    await assign(rt, account, gestor, at=rt.clock.now() - timedelta(days=1))
+    gestor = await create_gestor(client, admin)
+    account = await account_with_credential(client, admin, "inicial")
+    await assign(client, admin, account, gestor)
     await rt.vault.put_totp_seed(gestor, "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
-    token = await gestor_headers(rt, gestor)
-    # Same database, a Vault that is not there (a static token skips the login).
-    broken = await make_client(
-        vault_addr="http://127.0.0.1:9", vault_role_id=None, vault_secret_id=None, vault_token="x"
-    )
+    token = await gestor_token(client, admin, gestor)
+    # Same database, a Vault that is not there.
+    broken = await make_client(**VAULT_DOWN)
     failed = await broken.post(
         f"/v1/gestores/{gestor}/departure", json={"reason": "baja"}, headers=admin
     )
@@ -180,29 +175,14 @@ async def test_vault_failure_during_departure_leaves_no_half_done_state(
 async def test_a_departed_gestor_cannot_be_reassigned(
     client: Client, admin: dict[str, str]
 ) -> None:
-    first, second = await api_account(client, admin), await api_account(client, admin)
-    made = await client.post(
-        "/v1/gestores",
-        json={
-            "name": "Gestora que se va",
-            "email": "baja@example.gob.mx",
-            "kind": "servidor_publico",
-            "cargo": "Analista",
-            "area": "Comunicación Social",
-        },
-        headers=admin,
+    first, second = await create_account(client, admin), await create_account(client, admin)
+    gestor = await create_gestor(
+        client, admin, name="Gestora que se va", email="baja@example.gob.mx", cargo="Analista"
     )
-    gestor = made.json()["id"]
     for account in (first, second):
-        resp = await client.post(
-            f"/v1/accounts/{account}/gestores", json={"gestor_id": gestor}, headers=admin
-        )
-        assert resp.status_code == 201, resp.text
-    case = await client.post(
-        f"/v1/gestores/{gestor}/departure", json={"reason": "fin de contrato"}, headers=admin
-    )
-    assert case.status_code == 200, case.text
-    assert {a["account_id"] for a in case.json()["accounts"]} == {first, second}
+        await assign(client, admin, account, gestor)
+    case = await depart(client, admin, gestor, "fin de contrato")
+    assert {a["account_id"] for a in case["accounts"]} == {first, second}
     for account in (first, second):
         again = await client.post(
             f"/v1/accounts/{account}/gestores", json={"gestor_id": gestor}, headers=admin

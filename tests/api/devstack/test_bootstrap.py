@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,8 +18,9 @@ from service.devstack.bootstrap import (
     bootstrap_vault,
 )
 from tests.bao_server import DevServer, start_dev_server, stop
+from tests.support.apps import ROOT
 
-POLICIES = Path(__file__).resolve().parents[3] / "vault_policies"
+POLICIES = ROOT / "vault_policies"
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ from service.devstack.bootstrap import approle_login
 from service.devstack.compose import compose_bootstrap
 from service.devstack.run import default_policies_dir
 from tests.bao_server import bao_binary, free_port_pair
+from tests.support.apps import ROOT
 
-ROOT = Path(__file__).resolve().parents[3]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 
 

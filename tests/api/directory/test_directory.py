@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -14,10 +13,10 @@ from sqlalchemy import select
 
 from service.cli import main as cli_main
 from service.db.models import Account
-from service.principal import SYSTEM
 from service.settings import Settings
-from tests.conftest import AppFactory, Client, runtime_of
-from tests.documents_helpers import Body, seed_body
+from tests.support.apps import AppFactory, Client, runtime_of
+from tests.support.factories import insert_legacy_personal_account
+from tests.support.public_body import seed_body
 
 URL = "/v1/public/directory"
 HEADER = [
@@ -36,38 +35,12 @@ def _rows(text: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
 
 
-async def _legacy_personal(client: Client, body: Body, **fields: object) -> str:
-    """A personal row the API would refuse today (e.g. level 6), as old data could hold."""
-    rt = runtime_of(client)
-    handle = f"legacy_{uuid.uuid4().hex[:8]}"
-    now = rt.clock.now()
-    async with rt.unit_of_work(SYSTEM) as uow:
-        session = uow.session
-        session.add(
-            Account(
-                id=str(uuid.uuid4()),
-                platform="facebook",
-                handle=handle,
-                url=f"https://facebook.example/{handle}",
-                display_name="Cuenta personal",
-                area=body.proteccion,
-                kind="personal",
-                owner_name="Servidor",
-                owner_cargo="Jefe de Oficina",
-                in_directory=True,
-                created_at=now,
-                updated_at=now,
-                **fields,
-            )
-        )
-    return handle
-
-
 async def test_csv_is_public_filtered_and_cacheable(client: Client, admin: dict[str, str]) -> None:
     body = await seed_body(client, admin)
-    deep = await _legacy_personal(client, body, hierarchy_level=6)
-    ended = await _legacy_personal(
-        client, body, hierarchy_level=1, term_ends_on=date.today() - timedelta(days=2)
+    rt = runtime_of(client)
+    deep = await insert_legacy_personal_account(rt, body.proteccion, hierarchy_level=6)
+    ended = await insert_legacy_personal_account(
+        rt, body.proteccion, hierarchy_level=1, term_ends_on=date.today() - timedelta(days=2)
     )
     resp = await client.get(URL, params={"format": "csv"})  # no Authorization header
     assert resp.status_code == 200, resp.text

@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from service.db.models import AuditEvent
 from service.documents.markdown import escape
-from tests.conftest import AppFactory, Client, bearer, runtime_of
-from tests.documents_helpers import handover_body, pdf_pages, pdf_text, seed_body, squash
+from tests.support.apps import VAULT_DOWN, AppFactory, Client, bearer, runtime_of
+from tests.support.pdf import pdf_pages, pdf_text, squash
+from tests.support.public_body import handover_body, seed_body
 
 URL = "/v1/documents/security-protocol"
 
@@ -155,9 +156,7 @@ async def test_documents_are_built_while_vault_is_down(
     body = await seed_body(client, admin)
     created = await client.post("/v1/handovers", json=handover_body(body), headers=admin)
     assert created.status_code == 201, created.text
-    down = await make_client(
-        vault_addr="http://127.0.0.1:1", vault_role_id=None, vault_secret_id=None, vault_token="x"
-    )
+    down = await make_client(**VAULT_DOWN)
     assert not (await runtime_of(down).vault.health()).ok
     headers = await bearer(down, "admin", "vault-down")
     for fmt in ("pdf", "md", "json"):

@@ -6,26 +6,29 @@ import asyncio
 import uuid
 from datetime import timedelta
 
-import pyotp
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.db.models import Assignment
 from service.gestores.assignments import AssignmentEnded, AssignmentRepository, end
 from service.principal import SYSTEM
-from tests.api.checkouts.test_checkouts import account_with_credential, checkout_body, frozen
-from tests.conftest import AppFactory, Client, bearer, runtime_of
-from tests.custody_helpers import create_account, create_gestor, ready_gestor
+from tests.support.apps import AppFactory, Client, bearer, frozen, runtime_of
+from tests.support.factories import (
+    account_with_credential,
+    assign,
+    check_out,
+    code_at,
+    create_account,
+    create_gestor,
+    ready_gestor,
+)
+from tests.support.locks import lock_waiters
 
 
 async def assigned(c: Client, admin: dict[str, str]) -> tuple[str, str]:
     account_id = await create_account(c, admin)
     gestor_id = await create_gestor(c, admin)
-    resp = await c.post(
-        f"/v1/accounts/{account_id}/gestores", json={"gestor_id": gestor_id}, headers=admin
-    )
-    assert resp.status_code == 201, resp.text
+    await assign(c, admin, account_id, gestor_id)
     return account_id, gestor_id
 
 
@@ -108,13 +111,7 @@ async def test_an_unassignment_waits_for_a_retirement_before_it_locks_a_checkout
     rt = runtime_of(c)
     account_id = await account_with_credential(c, admin)
     gestor_id, headers, seed = await ready_gestor(c, admin, account_id, clock.now())
-    granted = await c.post(
-        f"/v1/accounts/{account_id}/checkouts",
-        json=checkout_body(pyotp.TOTP(seed).at(clock.now())),
-        headers=headers,
-    )
-    assert granted.status_code == 201, granted.text
-    checkout_id = granted.json()["checkout_id"]
+    checkout_id = await check_out(c, account_id, headers, code_at(seed, clock.now()))
 
     async with rt.engine.connect() as retirement:
         transaction = await retirement.begin()
@@ -135,17 +132,3 @@ async def test_an_unassignment_waits_for_a_retirement_before_it_locks_a_checkout
     assert resp.status_code == 204, resp.text
     assignments = await c.get(f"/v1/accounts/{account_id}/gestores", headers=admin)
     assert [r["ended_reason"] for r in assignments.json()] == ["unassigned"]
-
-
-async def lock_waiters(engine: AsyncEngine, count: int) -> None:
-    """Until ``count`` sessions of this database wait on a lock."""
-    query = text(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-    for _ in range(250):
-        async with engine.connect() as probe:
-            if (await probe.execute(query)).scalar() == count:
-                return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"never saw {count} session(s) waiting on a lock")

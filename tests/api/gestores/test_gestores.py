@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import UTC, datetime
 
 import pyotp
 from sqlalchemy import select
 
-from service.clock import FrozenClock
 from service.db.models import RotationObligation
-from tests.conftest import AppFactory, Client, bearer, runtime_of
-from tests.custody_helpers import (
+from tests.support.apps import AppFactory, Client, frozen, runtime_of
+from tests.support.factories import (
     create_account,
     create_gestor,
-    events,
+    depart,
     gestor_token,
-    head_seq,
     seed_of,
 )
+from tests.support.reads import details, events, head_seq
 
 
 async def test_kinds_need_cargo_or_provider(client: Client, admin: dict[str, str]) -> None:
@@ -79,10 +77,7 @@ async def test_departed_gestor_cannot_be_assigned_or_get_tokens(
 ) -> None:
     account_id = await create_account(client, admin)
     gestor_id = await create_gestor(client, admin)
-    left = await client.post(
-        f"/v1/gestores/{gestor_id}/departure", json={"reason": "baja"}, headers=admin
-    )
-    assert left.status_code == 200, left.text
+    await depart(client, admin, gestor_id)
     resp = await client.post(
         f"/v1/accounts/{account_id}/gestores", json={"gestor_id": gestor_id}, headers=admin
     )
@@ -96,9 +91,7 @@ async def test_departed_gestor_cannot_be_assigned_or_get_tokens(
 
 
 async def test_totp_enrolment_confirm_and_reset(make_client: AppFactory) -> None:
-    clock = FrozenClock(datetime.now(UTC))
-    c = await make_client(clock=clock)
-    admin = await bearer(c, "admin", "enrol-admin")
+    c, clock, admin = await frozen(make_client, datetime.now(UTC), "enrol-admin")
     gestor_id = await create_gestor(c, admin)
     headers = await gestor_token(c, admin, gestor_id)
     start = await head_seq(c)
@@ -145,5 +138,5 @@ async def test_responsiva_is_shown_and_accepted(client: Client, admin: dict[str,
     row = (await client.get(f"/v1/gestores/{gestor_id}", headers=admin)).json()
     assert row["responsiva_version"] == shown["version"] and row["responsiva_accepted_at"]
     found = await events(client, action="responsiva.accepted", subject=f"gestor:{gestor_id}")
-    assert json.loads(found[0].details)["sha256"] == shown["sha256"]
+    assert details(found[0])["sha256"] == shown["sha256"]
     assert (await client.get("/v1/me/responsiva", headers=admin)).status_code == 403

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,9 +13,10 @@ from sqlalchemy import func, select
 from service.db.models import Assignment, AuditEvent, Handover, RotationObligation
 from service.documents.acta import annex_from_json, annex_sha256
 from service.documents.formats import canonical_sha256
-from tests.conftest import Client, runtime_of
-from tests.custody_helpers import create_account, create_gestor, uid
-from tests.documents_helpers import Body, handover_body, pdf_pages, pdf_text, seed_body, squash
+from tests.support.apps import Client, runtime_of
+from tests.support.factories import create_account, create_gestor, insert_assignment, uid
+from tests.support.pdf import pdf_pages, pdf_text, squash
+from tests.support.public_body import Body, handover_body, seed_body
 
 CDMX_START = "2026-11-28T05:30:00-06:00"
 
@@ -269,16 +269,7 @@ async def test_a_handover_never_ends_an_assignment_before_it_began(
     body = await _small_area(client, admin)
     # Assigned an hour ahead of the service's clock (a replica's clock ran fast).
     later = datetime.now(UTC) + timedelta(hours=1)
-    async with runtime_of(client).sessions() as session, session.begin():
-        session.add(
-            Assignment(
-                id=str(uuid.uuid4()),
-                account_id=body.accounts["x"],
-                gestor_id=body.gestores["out"],
-                assigned_at=later,
-                assigned_by="test",
-            )
-        )
+    await insert_assignment(runtime_of(client), body.accounts["x"], body.gestores["out"], at=later)
     await _create(client, admin, body)
     async with runtime_of(client).sessions() as session:
         row = await session.scalar(

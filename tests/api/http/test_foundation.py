@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from service.settings import Settings
-from tests.conftest import AppFactory, Client
+from tests.support.apps import AppFactory, Client
 
 
 async def test_healthz_and_readyz(client: Client) -> None:

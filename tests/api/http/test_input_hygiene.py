@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import AppFactory, bearer
-from tests.custody_helpers import head_seq, uid
-
-ACCOUNT = {
-    "platform": "x",
-    "url": "https://x.com/cuenta",
-    "display_name": "Cuenta oficial",
-    "area": "Comunicación Social",
-    "kind": "oficial",
-}
+from tests.support.apps import AppFactory, bearer
+from tests.support.factories import account_body, create_gestor, uid
+from tests.support.reads import head_seq
 
 
 @pytest.mark.parametrize(
@@ -69,7 +62,7 @@ async def test_an_escaped_backslash_followed_by_u0000_is_plain_text(
     admin = await bearer(c, "admin", "hygiene-literal")
     name = "Cuenta \\u0000 \\b oficial\tcon\r\nsaltos"  # backslashes as text; tab, CR, LF
     resp = await c.post(
-        "/v1/accounts", json={**ACCOUNT, "handle": uid("lit"), "display_name": name}, headers=admin
+        "/v1/accounts", json=account_body(handle=uid("lit"), display_name=name), headers=admin
     )
     assert resp.status_code == 201, resp.text
     assert resp.json()["display_name"] == name
@@ -107,7 +100,7 @@ async def test_brackets_inside_strings_do_not_count_as_nesting(make_client: AppF
     admin = await bearer(c, "admin", "hygiene-brackets")
     name = '[{"\\' + "[" * 100
     resp = await c.post(
-        "/v1/accounts", json={**ACCOUNT, "handle": uid("br"), "display_name": name}, headers=admin
+        "/v1/accounts", json=account_body(handle=uid("br"), display_name=name), headers=admin
     )
     assert resp.status_code == 201, resp.text
     assert resp.json()["display_name"] == name
@@ -117,24 +110,14 @@ async def test_mistyped_json_is_400_and_changes_nothing(make_client: AppFactory)
     """Strict types: no '5' for 5, no Unix number for a date-time (it was a 1970 departure)."""
     c = await make_client()
     admin = await bearer(c, "admin", "hygiene-strict")
-    gestor = await c.post(
-        "/v1/gestores",
-        json={
-            "name": "Gestora Estricta",
-            "email": f"{uid('estricta')}@example.gob.mx",
-            "kind": "servidor_publico",
-            "cargo": "Jefa de redes",
-            "area": "Comunicación Social",
-        },
-        headers=admin,
+    gestor_id = await create_gestor(
+        c, admin, name="Gestora Estricta", email=f"{uid('estricta')}@example.gob.mx"
     )
-    assert gestor.status_code == 201, gestor.text
-    gestor_id = gestor.json()["id"]
     start = await head_seq(c)
     cases = [
         ("POST", f"/v1/gestores/{gestor_id}/departure", {"reason": "baja", "effective_at": 0.0}),
-        ("POST", "/v1/accounts", {**ACCOUNT, "handle": uid("t"), "verified": "true"}),
-        ("POST", "/v1/accounts", {**ACCOUNT, "handle": uid("t"), "in_directory": 1}),
+        ("POST", "/v1/accounts", account_body(handle=uid("t"), verified="true")),
+        ("POST", "/v1/accounts", account_body(handle=uid("t"), in_directory=1)),
     ]
     for method, path, body in cases:
         resp = await c.request(method, path, json=body, headers=admin)

@@ -10,13 +10,16 @@ from sqlalchemy import func, select
 from service.clock import rfc3339
 from service.db.models import Checkout, Incident, RotationObligation
 from service.runtime import Runtime
-from tests.conftest import Client, runtime_of
-from tests.rotation_helpers import (
+from tests.support.apps import Client, runtime_of
+from tests.support.factories import (
+    account_with_credential,
     assign,
-    gestor_headers,
-    open_checkout,
-    seed_account,
-    seed_gestor,
+    check_out,
+    code_at,
+    create_account,
+    create_gestor,
+    gestor_token,
+    ready_gestor,
 )
 
 
@@ -47,9 +50,12 @@ async def test_incident_closes_checkouts_and_opens_urgent_obligations(
     client: Client, admin: dict[str, str], auditor: dict[str, str]
 ) -> None:
     rt = runtime_of(client)
-    gestor = await seed_gestor(rt)
-    first, second = await seed_account(rt), await seed_account(rt)
-    checkout = await open_checkout(rt, first, gestor)
+    first, second = (
+        await account_with_credential(client, admin),
+        await create_account(client, admin),
+    )
+    _, headers, seed = await ready_gestor(client, admin, first)
+    checkout = await check_out(client, first, headers, code_at(seed, rt.clock.now()))
     resp = await client.post("/v1/incidents", json=incident(rt, [first, second]), headers=admin)
     assert resp.status_code == 201, resp.text
     body = resp.json()
@@ -75,9 +81,9 @@ async def test_incident_closes_checkouts_and_opens_urgent_obligations(
 
 async def test_bad_incidents_create_nothing(client: Client, admin: dict[str, str]) -> None:
     rt = runtime_of(client)
-    gestor = await seed_gestor(rt)
-    known = await seed_account(rt)
-    checkout = await open_checkout(rt, known, gestor)
+    known = await account_with_credential(client, admin)
+    _, headers, seed = await ready_gestor(client, admin, known)
+    checkout = await check_out(client, known, headers, code_at(seed, rt.clock.now()))
     before = await counts(rt, [known])
     unknown = "00000000-0000-0000-0000-000000000000"
     for accounts, status in (([], 422), ([known, unknown], 422)):
@@ -96,13 +102,13 @@ async def test_bad_incidents_create_nothing(client: Client, admin: dict[str, str
 
 
 async def test_a_gestor_reports_only_for_accounts_assigned_to_them(
-    client: Client, auditor: dict[str, str]
+    client: Client, admin: dict[str, str], auditor: dict[str, str]
 ) -> None:
     rt = runtime_of(client)
-    gestor = await seed_gestor(rt)
-    mine, theirs = await seed_account(rt), await seed_account(rt)
-    await assign(rt, mine, gestor)
-    headers = await gestor_headers(rt, gestor)
+    gestor = await create_gestor(client, admin)
+    mine, theirs = await create_account(client, admin), await create_account(client, admin)
+    await assign(client, admin, mine, gestor)
+    headers = await gestor_token(client, admin, gestor)
     before = await counts(rt, [mine, theirs])
     refused = await client.post("/v1/incidents", json=incident(rt, [mine, theirs]), headers=headers)
     assert refused.status_code == 403, refused.text

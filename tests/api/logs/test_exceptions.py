@@ -8,11 +8,6 @@ error quotes the parameters it was sent or an hvac error Vault's response body.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +16,8 @@ import httpx
 from service.principal import SYSTEM
 from service.settings import Settings
 from service.tokens.usecases import issue_token
-from tests.conftest import ROOT, Client, runtime_of
+from tests.support.apps import Client, runtime_of
+from tests.support.processes import ServiceProcess
 
 CANARY = "CANARY-clock-9e41b7"
 SERVE = f"""
@@ -45,50 +41,17 @@ uvicorn.run(app, host=s.host, port=s.port, log_config=None, log_level="debug")
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def serve_and_call(settings: Settings, log_path: Path, headers: dict[str, str]) -> httpx.Response:
     """Start the server, make one failing request, stop it; its stdout lands in log_path."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "CUSTODIA_DATABASE_URL": settings.database_url,
-        "CUSTODIA_VAULT_ADDR": settings.vault_addr,
-        "CUSTODIA_VAULT_ROLE_ID": settings.vault_role_id or "",
-        "CUSTODIA_VAULT_SECRET_ID": settings.vault_secret_id or "",
-        "CUSTODIA_BACKGROUND_TASKS": "0",
-        "CUSTODIA_LOG_LEVEL": "DEBUG",
-        "CUSTODIA_PORT": str(port),
-    }
-    # A file, not a pipe: an unread pipe fills up and stalls the server's event loop.
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", SERVE],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-                for _ in range(100):
-                    try:
-                        if http.get("/healthz").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        time.sleep(0.1)
-                return http.get("/v1/tokens?code=482913", headers=headers)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    server = ServiceProcess(
+        settings, log_path, script=SERVE, CUSTODIA_BACKGROUND_TASKS="0", CUSTODIA_LOG_LEVEL="DEBUG"
+    )
+    try:
+        server.wait_ready()
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            return http.get("/v1/tokens?code=482913", headers=headers)
+    finally:
+        server.stop()
 
 
 def events(text: str) -> list[dict[str, Any]]:

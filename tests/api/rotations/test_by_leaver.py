@@ -17,9 +17,17 @@ from httpx import Response
 from sqlalchemy import select
 
 from service.db.models import Checkout, CredentialVersion, RotationObligation
-from tests.api.checkouts.test_checkouts import account_with_credential, checkout_body, frozen
-from tests.conftest import AppFactory, Client, runtime_of
-from tests.custody_helpers import events, head_seq, ready_gestor
+from tests.support.apps import AppFactory, Client, frozen, runtime_of
+from tests.support.factories import (
+    account_with_credential,
+    assign,
+    check_out,
+    checkout_body,
+    code_at,
+    depart,
+    ready_gestor,
+)
+from tests.support.reads import events, head_seq
 
 Removal = Literal["unassigned", "departed"]
 REASON = {"unassigned": "gestor_unassigned", "departed": "gestor_departure"}
@@ -32,10 +40,7 @@ async def remove(
         resp = await c.delete(f"/v1/accounts/{account_id}/gestores/{gestor_id}", headers=admin)
         assert resp.status_code == 204, resp.text
     else:
-        resp = await c.post(
-            f"/v1/gestores/{gestor_id}/departure", json={"reason": "baja"}, headers=admin
-        )
-        assert resp.status_code in (200, 201), resp.text
+        await depart(c, admin, gestor_id)
 
 
 async def during_vault_write(
@@ -62,13 +67,7 @@ async def raced(
     """A gestor checks out, then writes a new password while being removed."""
     clock_now = runtime_of(c).clock.now()
     gestor_id, headers, seed = await ready_gestor(c, admin, account_id, clock_now)
-    out = await c.post(
-        f"/v1/accounts/{account_id}/checkouts",
-        json=checkout_body(pyotp.TOTP(seed).at(clock_now)),
-        headers=headers,
-    )
-    assert out.status_code == 201, out.text
-    checkout_id = out.json()["checkout_id"]
+    checkout_id = await check_out(c, account_id, headers, code_at(seed, clock_now))
     chosen = {"username": "oficial", "password": "Elegida-Por-Quien-Se-Va-9"}
     before = await head_seq(c)
 
@@ -172,10 +171,7 @@ async def test_a_reassigned_gestor_does_not_satisfy_their_own_unassignment(
     account_id = await account_with_credential(c, admin)
     gestor_id, headers, seed = await ready_gestor(c, admin, account_id, clock.now())
     await remove(c, admin, account_id, gestor_id, "unassigned")
-    again = await c.post(
-        f"/v1/accounts/{account_id}/gestores", json={"gestor_id": gestor_id}, headers=admin
-    )
-    assert again.status_code == 201, again.text
+    await assign(c, admin, account_id, gestor_id)
     out = await c.post(
         f"/v1/accounts/{account_id}/checkouts",
         json=checkout_body(pyotp.TOTP(seed).at(clock.now())),

@@ -10,41 +10,18 @@ from sqlalchemy import select
 from service.credentials.handback import hand_back_round
 from service.db.models import WebhookEvent
 from service.rotations.usecases import notify_overdue
-from tests.api.credentials.test_handback import details, frozen, last_day
-from tests.api.rotations.test_handback_withdrawal import obligations_of
 from tests.bao_server import DevServer
-from tests.conftest import AppFactory, Client, runtime_of
-from tests.custody_helpers import create_account, events, head_seq
-
-
-async def empty_managed_account(c: Client, admin: dict[str, str]) -> str:
-    """A personal account an área administers until ``last_day()``; no credential ever written."""
-    return await create_account(
-        c,
-        admin,
-        kind="personal",
-        owner_name="Titular de la Unidad",
-        owner_cargo="Titular",
-        hierarchy_level=1,
-        managed_by_area=True,
-        term_ends_on=last_day().isoformat(),
-    )
-
-
-async def manual_obligation(c: Client, admin: dict[str, str], account_id: str) -> str:
-    resp = await c.post(
-        "/v1/rotations", json={"account_id": account_id, "reason": "revisión"}, headers=admin
-    )
-    assert resp.status_code in (200, 201), resp.text
-    return str(resp.json()["id"])
+from tests.support.apps import AppFactory, runtime_of
+from tests.support.factories import frozen_on_last_day, managed_account, open_obligation
+from tests.support.reads import details, events, head_seq, obligations_of
 
 
 async def test_the_job_withdraws_the_obligation_of_an_account_without_credential(
     make_client: AppFactory, bao: DevServer
 ) -> None:
-    c, clock, admin = await frozen(make_client)
-    account_id = await empty_managed_account(c, admin)
-    obligation_id = await manual_obligation(c, admin, account_id)
+    c, clock, admin = await frozen_on_last_day(make_client)
+    account_id = await managed_account(c, admin, versions=0)
+    obligation_id = (await open_obligation(c, admin, account_id))["id"]
     clock.advance(timedelta(minutes=15))  # the term ended; there is nothing to hand back
     before = await head_seq(c)
 
@@ -86,11 +63,11 @@ async def test_the_job_withdraws_the_obligation_of_an_account_without_credential
 async def test_the_endpoint_withdraws_it_too_and_two_rounds_withdraw_once(
     make_client: AppFactory, bao: DevServer
 ) -> None:
-    c, clock, admin = await frozen(make_client)
-    by_endpoint = await empty_managed_account(c, admin)
-    by_jobs = [await empty_managed_account(c, admin) for _ in range(3)]
+    c, clock, admin = await frozen_on_last_day(make_client)
+    by_endpoint = await managed_account(c, admin, versions=0)
+    by_jobs = [await managed_account(c, admin, versions=0) for _ in range(3)]
     for account_id in [by_endpoint, *by_jobs]:
-        await manual_obligation(c, admin, account_id)
+        (await open_obligation(c, admin, account_id))["id"]
     other = await make_client(clock=clock)
     clock.advance(timedelta(minutes=15))
     before = await head_seq(c)
@@ -115,9 +92,9 @@ async def test_the_endpoint_withdraws_it_too_and_two_rounds_withdraw_once(
 async def test_a_patch_that_ends_custody_withdraws_the_obligation(
     make_client: AppFactory, bao: DevServer
 ) -> None:
-    c, _clock, admin = await frozen(make_client)
-    account_id = await empty_managed_account(c, admin)
-    obligation_id = await manual_obligation(c, admin, account_id)
+    c, _clock, admin = await frozen_on_last_day(make_client)
+    account_id = await managed_account(c, admin, versions=0)
+    obligation_id = (await open_obligation(c, admin, account_id))["id"]
     patched = await c.patch(
         f"/v1/accounts/{account_id}", json={"managed_by_area": False}, headers=admin
     )
@@ -134,8 +111,8 @@ async def test_a_patch_that_ends_custody_withdraws_the_obligation(
 async def test_a_manual_obligation_after_the_term_ended_is_refused(
     make_client: AppFactory, bao: DevServer
 ) -> None:
-    c, clock, admin = await frozen(make_client)
-    account_id = await empty_managed_account(c, admin)
+    c, clock, admin = await frozen_on_last_day(make_client)
+    account_id = await managed_account(c, admin, versions=0)
     clock.advance(timedelta(minutes=15))  # the term ended; nothing was ever handed back
     before = await head_seq(c)
 
@@ -157,8 +134,8 @@ async def test_the_account_is_refused_a_credential_and_an_obligation_alike(
     make_client: AppFactory, bao: DevServer
 ) -> None:
     """The two refusals agree: what cannot be written cannot be owed."""
-    c, clock, admin = await frozen(make_client)
-    account_id = await empty_managed_account(c, admin)
+    c, clock, admin = await frozen_on_last_day(make_client)
+    account_id = await managed_account(c, admin, versions=0)
     clock.advance(timedelta(minutes=15))
     put = await c.put(
         f"/v1/accounts/{account_id}/credential",

@@ -7,21 +7,28 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from service.db.models import Gestor, WebhookEvent
-from tests.conftest import Client, runtime_of
-from tests.custody_helpers import events, head_seq
-from tests.rotation_helpers import assign, open_checkout, seed_account, seed_gestor
+from tests.support.apps import Client, runtime_of
+from tests.support.factories import (
+    account_with_credential,
+    assign,
+    check_out,
+    code_at,
+    create_account,
+    ready_gestor,
+)
+from tests.support.reads import events, head_seq
 
 
 async def test_a_departure_records_closings_then_obligations_then_the_departure(
     client: Client, admin: dict[str, str]
 ) -> None:
     rt = runtime_of(client)
-    gestor = await seed_gestor(rt)
-    accounts = {await seed_account(rt), await seed_account(rt)}
-    for account in accounts:
-        await assign(rt, account, gestor, at=rt.clock.now() - timedelta(days=1))
-    checkout_account = min(accounts)
-    checkout = await open_checkout(rt, checkout_account, gestor)
+    checkout_account = await account_with_credential(client, admin)
+    other_account = await create_account(client, admin)
+    accounts = {checkout_account, other_account}
+    gestor, headers, seed = await ready_gestor(client, admin, checkout_account)
+    await assign(client, admin, other_account, gestor)
+    checkout = await check_out(client, checkout_account, headers, code_at(seed, rt.clock.now()))
     start = await head_seq(client)
 
     resp = await client.post(
@@ -56,9 +63,12 @@ async def test_an_incident_records_the_report_closings_then_obligations(
     client: Client, admin: dict[str, str]
 ) -> None:
     rt = runtime_of(client)
-    gestor = await seed_gestor(rt)
-    first, second = await seed_account(rt), await seed_account(rt)
-    checkout = await open_checkout(rt, second, gestor)
+    first, second = (
+        await create_account(client, admin),
+        await account_with_credential(client, admin),
+    )
+    _, headers, seed = await ready_gestor(client, admin, second)
+    checkout = await check_out(client, second, headers, code_at(seed, rt.clock.now()))
     start = await head_seq(client)
 
     resp = await client.post(
@@ -92,7 +102,7 @@ async def test_a_rotation_webhook_carries_the_obligation_as_the_api_shows_it(
     client: Client, admin: dict[str, str], auditor: dict[str, str]
 ) -> None:
     rt = runtime_of(client)
-    account = await seed_account(rt)
+    account = await create_account(client, admin)
     opened = await client.post(
         "/v1/rotations", json={"account_id": account, "reason": "revisión"}, headers=admin
     )

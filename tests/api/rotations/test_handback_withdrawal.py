@@ -11,17 +11,18 @@ from service.credentials.handback import hand_back_round
 from service.db.models import WebhookEvent
 from service.documents.repository import DocumentRepository
 from service.rotations.usecases import notify_overdue
-from tests.api.credentials.test_handback import details, frozen, managed_account, official_account
 from tests.bao_server import DevServer
-from tests.conftest import AppFactory, Client, runtime_of
-from tests.custody_helpers import events, head_seq, ready_gestor
-
-
-async def obligations_of(c: Client, admin: dict[str, str], account_id: str) -> list[Any]:
-    resp = await c.get("/v1/rotations", params={"account_id": account_id}, headers=admin)
-    assert resp.status_code == 200, resp.text
-    found: list[Any] = resp.json()
-    return found
+from tests.support.apps import AppFactory, Client, runtime_of
+from tests.support.factories import (
+    account_with_credential,
+    assign,
+    depart,
+    frozen_on_last_day,
+    managed_account,
+    open_obligation,
+    ready_gestor,
+)
+from tests.support.reads import details, events, head_seq, obligations_of
 
 
 async def ids_with_status(c: Client, admin: dict[str, str], status: str) -> set[str]:
@@ -40,13 +41,10 @@ async def counts(c: Client, admin: dict[str, str]) -> dict[str, int]:
 async def test_a_departure_obligation_is_withdrawn_by_the_hand_back(
     make_client: AppFactory, bao: DevServer
 ) -> None:
-    c, clock, admin = await frozen(make_client)
+    c, clock, admin = await frozen_on_last_day(make_client)
     account_id = await managed_account(c, admin, versions=1)
     gestor_id, _, _ = await ready_gestor(c, admin, account_id, clock.now())
-    departed = await c.post(
-        f"/v1/gestores/{gestor_id}/departure", json={"reason": "baja"}, headers=admin
-    )
-    assert departed.status_code == 200, departed.text
+    await depart(c, admin, gestor_id)
     [owed] = await obligations_of(c, admin, account_id)
     assert (owed["reason"], owed["status"]) == ("gestor_departure", "open")
     assert owed["withdrawn_at"] is None and owed["withdrawn_reason"] is None
@@ -107,13 +105,9 @@ async def test_a_departure_obligation_is_withdrawn_by_the_hand_back(
 async def test_the_job_withdraws_an_overdue_obligation_and_the_counts_move(
     make_client: AppFactory, bao: DevServer
 ) -> None:
-    c, clock, admin = await frozen(make_client)
+    c, clock, admin = await frozen_on_last_day(make_client)
     account_id = await managed_account(c, admin, versions=1)
-    opened = await c.post(
-        "/v1/rotations", json={"account_id": account_id, "reason": "revisión"}, headers=admin
-    )
-    assert opened.status_code in (200, 201), opened.text
-    obligation_id = opened.json()["id"]
+    obligation_id = (await open_obligation(c, admin, account_id))["id"]
     # A day later it is overdue, and the term has ended: the job hands back.
     clock.advance(timedelta(hours=25))
     [owed] = await obligations_of(c, admin, account_id)
@@ -145,7 +139,7 @@ async def handed_back(c: Client, clock: Any, admin: dict[str, str], account_id: 
 async def test_a_manual_obligation_for_a_handed_back_account_is_refused(
     make_client: AppFactory, bao: DevServer
 ) -> None:
-    c, clock, admin = await frozen(make_client)
+    c, clock, admin = await frozen_on_last_day(make_client)
     account_id = await managed_account(c, admin, versions=1)
     await handed_back(c, clock, admin, account_id)
     before = await head_seq(c)
@@ -168,28 +162,21 @@ async def test_a_manual_obligation_for_a_handed_back_account_is_refused(
 async def test_a_departure_opens_no_obligation_for_a_handed_back_account(
     make_client: AppFactory, bao: DevServer
 ) -> None:
-    c, clock, admin = await frozen(make_client)
+    c, clock, admin = await frozen_on_last_day(make_client)
     personal = await managed_account(c, admin, versions=1)
-    official = await official_account(c, admin)
+    official = await account_with_credential(c, admin, "Clave-Oficial-1")
     gestor_id, _, _ = await ready_gestor(c, admin, personal, clock.now())
-    assigned = await c.post(
-        f"/v1/accounts/{official}/gestores", json={"gestor_id": gestor_id}, headers=admin
-    )
-    assert assigned.status_code == 201, assigned.text
+    await assign(c, admin, official, gestor_id)
     await handed_back(c, clock, admin, personal)
     before = await head_seq(c)
 
-    departed = await c.post(
-        f"/v1/gestores/{gestor_id}/departure", json={"reason": "baja"}, headers=admin
-    )
-    assert departed.status_code == 200, departed.text
+    case = await depart(c, admin, gestor_id)
 
     # The still-held account owes a rotation; the handed-back one owes nothing.
     assert await obligations_of(c, admin, personal) == []
     [owed] = await obligations_of(c, admin, official)
     assert (owed["reason"], owed["status"]) == ("gestor_departure", "open")
     # The case file and the departure event list only the obligation that exists.
-    case = departed.json()
     assert [(o["id"], o["account_id"]) for o in case["obligations"]] == [(owed["id"], official)]
     assert {a["account_id"] for a in case["accounts"]} == {personal, official}
     [event] = await events(c, after=before, action="gestor.departed")

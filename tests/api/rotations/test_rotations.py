@@ -5,37 +5,33 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from service.clock import FrozenClock, SystemClock, rfc3339
+from service.clock import SystemClock, rfc3339
 from service.db.models import Account, AuditEvent, RotationObligation, WebhookEvent
 from service.domain.events import CredentialWritten, RotationTriggered
 from service.domain.triggers import Trigger
 from service.rotations.usecases import notify_overdue, scan_max_age
 from service.runtime import Runtime
 from tests.bao_server import DevServer
-from tests.conftest import AppFactory, Client, bearer, runtime_of
-from tests.rotation_helpers import (
+from tests.support.apps import AppFactory, Client, frozen, runtime_of
+from tests.support.factories import (
+    account_with_credential,
     admin_caller,
-    api_account,
-    api_gestor,
+    assign,
+    code_at,
+    create_account,
+    create_gestor,
+    insert_backdated_account,
+    open_obligation,
     put_credential,
-    seed_account,
-    seed_gestor,
-    write_through_service,
+    ready_gestor,
+    write_credential_bypassing_api,
 )
-
-
-async def obligations_of(
-    client: Client, headers: dict[str, str], account: str
-) -> list[dict[str, Any]]:
-    resp = await client.get("/v1/rotations", params={"account_id": account}, headers=headers)
-    assert resp.status_code == 200, resp.text
-    return list(resp.json())
+from tests.support.reads import obligations_of
 
 
 async def overdue_notices(rt: Runtime, obligation_id: str) -> int:
@@ -59,8 +55,8 @@ async def test_two_triggers_on_one_account_give_one_obligation_with_both_origins
     client: Client, admin: dict[str, str]
 ) -> None:
     rt = runtime_of(client)
-    account = await seed_account(rt)
-    gestor = await seed_gestor(rt)
+    account = await create_account(client, admin)
+    gestor = await create_gestor(client, admin)
     async with rt.unit_of_work(admin_caller()) as uow:
         session = uow.session
         await uow.publish(RotationTriggered(account, Trigger.gestor_unassigned(gestor)))
@@ -104,16 +100,10 @@ async def test_two_triggers_on_one_account_give_one_obligation_with_both_origins
 async def test_overdue_shows_up_after_the_deadline_with_an_injected_clock(
     make_client: AppFactory,
 ) -> None:
-    clock = FrozenClock(datetime.now(UTC))
-    client = await make_client(clock=clock)
+    client, clock, admin = await frozen(make_client, datetime.now(UTC), "overdue")
     rt = runtime_of(client)
-    admin = await bearer(client, "admin", "overdue")
-    account = await seed_account(rt)
-    made = await client.post(
-        "/v1/rotations", json={"account_id": account, "reason": "revisión"}, headers=admin
-    )
-    assert made.status_code == 201, made.text
-    ob = made.json()
+    account = await create_account(client, admin)
+    ob = await open_obligation(client, admin, account)
     assert ob["status"] == "open" and ob["reason"] == "manual"
 
     def ids(resp: httpx.Response) -> set[str]:
@@ -143,15 +133,11 @@ async def test_not_satisfied_by_an_older_version_the_same_password_or_a_vault_by
     client: Client, admin: dict[str, str], bao: DevServer
 ) -> None:
     rt = runtime_of(client)
-    account = await seed_account(rt)
-    await write_through_service(rt, account, "antes-del-disparo")
-    ob = (
-        await client.post(
-            "/v1/rotations", json={"account_id": account, "reason": "prueba"}, headers=admin
-        )
-    ).json()
+    account = await create_account(client, admin)
+    await write_credential_bypassing_api(rt, account, "antes-del-disparo")
+    ob = await open_obligation(client, admin, account, "prueba")
     # The same password written again is no rotation.
-    _, satisfied = await write_through_service(rt, account, "antes-del-disparo")
+    _, satisfied = await write_credential_bypassing_api(rt, account, "antes-del-disparo")
     assert satisfied is None
     # Straight into Vault with the root token: the service never sees it.
     async with httpx.AsyncClient(base_url=bao.addr) as vault:
@@ -169,21 +155,17 @@ async def test_not_satisfied_by_an_older_version_the_same_password_or_a_vault_by
 async def test_an_older_version_is_no_evidence(client: Client, admin: dict[str, str]) -> None:
     """A version Vault created before the trigger cannot satisfy it, even with a new password."""
     rt = runtime_of(client)
-    account = await seed_account(rt)
-    await write_through_service(rt, account, "uno")
-    old, _ = await write_through_service(rt, account, "dos")
-    ob = (
-        await client.post(
-            "/v1/rotations", json={"account_id": account, "reason": "prueba"}, headers=admin
-        )
-    ).json()
+    account = await create_account(client, admin)
+    await write_credential_bypassing_api(rt, account, "uno")
+    old, _ = await write_credential_bypassing_api(rt, account, "dos")
+    ob = await open_obligation(client, admin, account, "prueba")
     async with rt.unit_of_work(admin_caller()) as uow:
         got = await uow.publish(CredentialWritten(account, old.version, old.created_time, True))
     assert got == []
     [still] = await obligations_of(client, admin, account)
     assert still["id"] == ob["id"] and still["status"] == "open"
     # A real rotation afterwards is the evidence.
-    new, satisfied = await write_through_service(rt, account, "tres")
+    new, satisfied = await write_credential_bypassing_api(rt, account, "tres")
     assert satisfied is not None
     [done] = await obligations_of(client, admin, account)
     assert done["status"] == "satisfied" and done["satisfied_by_version"] == new.version
@@ -193,12 +175,8 @@ async def test_no_endpoint_marks_an_obligation_satisfied(
     client: Client, admin: dict[str, str], auditor: dict[str, str]
 ) -> None:
     rt = runtime_of(client)
-    account = await seed_account(rt)
-    ob = (
-        await client.post(
-            "/v1/rotations", json={"account_id": account, "reason": "prueba"}, headers=admin
-        )
-    ).json()
+    account = await create_account(client, admin)
+    ob = await open_obligation(client, admin, account, "prueba")
     for method in ("PUT", "PATCH", "DELETE", "POST"):
         resp = await client.request(
             method, f"/v1/rotations/{ob['id']}", json={"status": "satisfied"}, headers=admin
@@ -230,13 +208,13 @@ async def test_no_endpoint_marks_an_obligation_satisfied(
 async def test_max_age_scan_is_idempotent(
     make_client: AppFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = FrozenClock(datetime.now(UTC))
-    client = await make_client(clock=clock)
+    client, clock, admin = await frozen(make_client, datetime.now(UTC), "scan")
     rt = runtime_of(client)
-    admin = await bearer(client, "admin", "scan")
     created = clock.now() - timedelta(days=100)
-    stale = await seed_account(rt, credential_version=1, credential_created_time=created)
-    fresh = await seed_account(
+    stale = await insert_backdated_account(
+        rt, credential_version=1, credential_created_time=created
+    )
+    fresh = await insert_backdated_account(
         rt, credential_version=1, credential_created_time=clock.now() - timedelta(days=10)
     )
     await scan_max_age(rt)
@@ -265,8 +243,7 @@ async def test_max_age_scan_is_idempotent(
 async def test_concurrent_triggers_merge_into_one_obligation(
     client: Client, admin: dict[str, str]
 ) -> None:
-    rt = runtime_of(client)
-    account = await seed_account(rt)
+    account = await create_account(client, admin)
     reasons = [f"revisión {n}" for n in range(8)]
     responses = await asyncio.gather(
         *(
@@ -293,39 +270,35 @@ async def test_satisfied_by_a_rotation_through_checkin(
     client: Client, admin: dict[str, str]
 ) -> None:
     rt = runtime_of(client)
-    account = await api_account(client, admin, password="vieja-123")
-    gestor = await api_gestor(client, admin, [account])
-    ob = (
-        await client.post(
-            "/v1/rotations", json={"account_id": account, "reason": "prueba"}, headers=admin
-        )
-    ).json()
+    account = await account_with_credential(client, admin, "vieja-123")
+    gestor_id, headers, seed = await ready_gestor(client, admin, account)
+    ob = await open_obligation(client, admin, account, "prueba")
     out = await client.post(
         f"/v1/accounts/{account}/checkouts",
-        json={"totp_code": gestor.next_code(SystemClock().now()), "reason": "rotar", "minutes": 10},
-        headers=gestor.headers,
+        json={"totp_code": code_at(seed, SystemClock().now()), "reason": "rotar", "minutes": 10},
+        headers=headers,
     )
     assert out.status_code == 201, out.text
     assert out.json()["rotation_required"] is True
     checkin = f"/v1/checkouts/{out.json()['checkout_id']}/checkin"
-    bare = await client.post(checkin, json={}, headers=gestor.headers)
+    bare = await client.post(checkin, json={}, headers=headers)
     assert bare.status_code == 422, bare.text
     same = await client.post(
         checkin,
         json={"new_credential": {"username": "oficial", "password": "vieja-123"}},
-        headers=gestor.headers,
+        headers=headers,
     )
     assert same.status_code == 422, same.text
     assert (await obligations_of(client, admin, account))[0]["status"] == "open"
     done = await client.post(
         checkin,
         json={"new_credential": {"username": "oficial", "password": "nueva-456"}},
-        headers=gestor.headers,
+        headers=headers,
     )
     assert done.status_code in (200, 201, 204), done.text
     [after] = await obligations_of(client, admin, account)
     assert after["id"] == ob["id"] and after["status"] == "satisfied"
-    assert after["satisfied_by"] == f"gestor:{gestor.id}"
+    assert after["satisfied_by"] == f"gestor:{gestor_id}"
     assert after["satisfied_by_version"] == 2
     assert await satisfied_events(rt, ob["id"]) == 1
 
@@ -334,12 +307,8 @@ async def test_satisfied_by_an_admin_put_and_never_by_the_same_password(
     client: Client, admin: dict[str, str]
 ) -> None:
     rt = runtime_of(client)
-    account = await api_account(client, admin, password="vieja-123")
-    ob = (
-        await client.post(
-            "/v1/rotations", json={"account_id": account, "reason": "prueba"}, headers=admin
-        )
-    ).json()
+    account = await account_with_credential(client, admin, "vieja-123")
+    ob = await open_obligation(client, admin, account, "prueba")
     await put_credential(client, admin, account, "vieja-123", expect=422)
     assert (await obligations_of(client, admin, account))[0]["status"] == "open"
     written = await put_credential(client, admin, account, "nueva-456", expect=200)
@@ -354,14 +323,10 @@ async def test_a_version_without_fingerprint_is_accepted_but_is_no_evidence(
 ) -> None:
     """Strict: an unprovable change (no fingerprint for the current version) satisfies nothing."""
     rt = runtime_of(client)
-    account = await api_account(client, admin, password="vieja-123")
+    account = await account_with_credential(client, admin, "vieja-123")
     # As if written before fingerprints existed, or its fingerprint write was lost.
     await rt.vault.destroy_fingerprints(account)
-    ob = (
-        await client.post(
-            "/v1/rotations", json={"account_id": account, "reason": "prueba"}, headers=admin
-        )
-    ).json()
+    ob = await open_obligation(client, admin, account, "prueba")
     # The same password cannot be told apart now: accepted, flagged, no evidence.
     unknown = await put_credential(client, admin, account, "vieja-123", expect=200)
     assert (await obligations_of(client, admin, account))[0]["status"] == "open"
@@ -387,23 +352,17 @@ async def test_a_version_without_fingerprint_is_accepted_but_is_no_evidence(
 
 
 async def test_unassignment_opens_an_obligation(client: Client, admin: dict[str, str]) -> None:
-    account = await api_account(client, admin)
-    gestor = await client.post(
-        "/v1/gestores",
-        json={
-            "name": "Gestor externo",
-            "email": "externo@example.com",
-            "kind": "externo",
-            "provider": "Agencia Digital SA",
-            "area": "Comunicación Social",
-        },
-        headers=admin,
+    account = await create_account(client, admin)
+    gestor_id = await create_gestor(
+        client,
+        admin,
+        name="Gestor externo",
+        email="externo@example.com",
+        kind="externo",
+        provider="Agencia Digital SA",
+        cargo=None,
     )
-    gestor_id = gestor.json()["id"]
-    assigned = await client.post(
-        f"/v1/accounts/{account}/gestores", json={"gestor_id": gestor_id}, headers=admin
-    )
-    assert assigned.status_code == 201, assigned.text
+    await assign(client, admin, account, gestor_id)
     assert await obligations_of(client, admin, account) == []
     ended = await client.delete(f"/v1/accounts/{account}/gestores/{gestor_id}", headers=admin)
     assert ended.status_code == 204, ended.text

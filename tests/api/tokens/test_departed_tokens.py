@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from service.principal import SYSTEM
 from service.tokens.repository import TokenRepository, new_token
-from tests.conftest import AppFactory, bearer, runtime_of
-from tests.custody_helpers import create_gestor, gestor_token
+from tests.support.apps import AppFactory, bearer, runtime_of
+from tests.support.factories import create_gestor, depart, gestor_token
 
 
 async def test_a_departed_gestors_token_is_refused_and_none_is_issued(
@@ -19,10 +19,7 @@ async def test_a_departed_gestors_token_is_refused_and_none_is_issued(
     gestor_id = await create_gestor(c, admin)
     headers = await gestor_token(c, admin, gestor_id)
     assert (await c.get("/v1/me", headers=headers)).status_code == 200
-    departed = await c.post(
-        f"/v1/gestores/{gestor_id}/departure", json={"reason": "baja"}, headers=admin
-    )
-    assert departed.status_code == 200, departed.text
+    await depart(c, admin, gestor_id)
 
     issued = await c.post(f"/v1/gestores/{gestor_id}/tokens", json={"name": "otra"}, headers=admin)
     assert issued.status_code == 409, issued.text

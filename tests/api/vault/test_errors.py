@@ -34,10 +34,9 @@ from service.errors import (
 from service.settings import Settings
 from service.vault.client import Vault
 from tests.bao_server import DevServer, free_port_pair, start_dev_server, stop
-from tests.conftest import AppFactory
-from tests.custody_helpers import create_account
+from tests.support.apps import ROOT, AppFactory
+from tests.support.factories import create_account
 
-ROOT = Path(__file__).resolve().parents[3]
 CANARY = "canary-" + secrets.token_hex(8)
 CANARY_B64 = base64.b64encode(CANARY.encode()).decode()
 

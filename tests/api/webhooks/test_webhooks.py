@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import select
 
 from service.audit.log import lock_chain
-from service.clock import FrozenClock
 from service.db.models import WebhookAttempt, WebhookDelivery, WebhookEvent
 from service.principal import SYSTEM
 from service.runtime import Runtime
 from service.webhooks.delivery import deliver_due, fan_out
-from tests.conftest import AppFactory, bearer, runtime_of
-from tests.rotation_helpers import Receiver, seed_account
+from tests.support.apps import AppFactory, bearer, frozen, runtime_of
+from tests.support.factories import create_account, open_obligation
+from tests.support.receivers import Receiver
 
 
 async def deliveries_to(
@@ -54,18 +54,15 @@ async def test_a_loopback_receiver_gets_signed_events(make_client: AppFactory) -
         client = await make_client(webhook_urls=(receiver.url,))
         rt = runtime_of(client)
         admin = await bearer(client, "admin", "webhooks")
-        account = await seed_account(rt)
-        made = await client.post(
-            "/v1/rotations", json={"account_id": account, "reason": "prueba"}, headers=admin
-        )
-        assert made.status_code == 201
+        account = await create_account(client, admin)
+        made = await open_obligation(client, admin, account, "prueba")
         assert receiver.connections == 0  # the request only wrote the outbox
         await deliver_until_quiet(rt)
         key = await rt.vault.webhook_secret()
         mine = [
             r
             for r in receiver.requests
-            if json.loads(r["body"])["data"]["obligation"]["id"] == made.json()["id"]
+            if json.loads(r["body"])["data"]["obligation"]["id"] == made["id"]
         ]
         assert len(mine) == 1
         request = mine[0]
@@ -89,17 +86,16 @@ async def test_a_failing_receiver_is_retried_with_backoff_then_given_up(
 ) -> None:
     receiver = await Receiver(mode="fail").start()
     try:
-        clock = FrozenClock(datetime.now(UTC))
-        client = await make_client(
-            clock=clock, webhook_urls=(receiver.url,), webhook_max_attempts=3
+        client, clock, admin = await frozen(
+            make_client,
+            datetime.now(UTC),
+            "webhooks-fail",
+            webhook_urls=(receiver.url,),
+            webhook_max_attempts=3,
         )
         rt = runtime_of(client)
-        admin = await bearer(client, "admin", "webhooks-fail")
-        account = await seed_account(rt)
-        made = await client.post(
-            "/v1/rotations", json={"account_id": account, "reason": "prueba"}, headers=admin
-        )
-        assert made.status_code == 201
+        account = await create_account(client, admin)
+        await open_obligation(client, admin, account, "prueba")
         await deliver_until_quiet(rt)
         await deliver_until_quiet(rt)  # not due again yet: nothing is sent
         first_round = await deliveries_to(rt, receiver.url)
@@ -130,11 +126,8 @@ async def test_a_hanging_receiver_does_not_slow_requests(make_client: AppFactory
         )
         rt = runtime_of(client)
         admin = await bearer(client, "admin", "webhooks-hang")
-        account = await seed_account(rt)
-        first = await client.post(
-            "/v1/rotations", json={"account_id": account, "reason": "prueba"}, headers=admin
-        )
-        assert first.status_code == 201
+        account = await create_account(client, admin)
+        await open_obligation(client, admin, account, "prueba")
         assert receiver.connections == 0  # the request itself never called out
         # The delivery job now sits on the hanging receiver, beside the requests.
         job = asyncio.create_task(deliver_until_quiet(rt, rounds=1))
@@ -197,16 +190,13 @@ async def test_delivery_does_not_wait_for_the_audit_chain_lock(make_client: AppF
         client = await make_client(webhook_urls=(receiver.url,))
         rt = runtime_of(client)
         admin = await bearer(client, "admin", "webhooks-lock")
-        account = await seed_account(rt)
-        made = await client.post(
-            "/v1/rotations", json={"account_id": account, "reason": "prueba"}, headers=admin
-        )
-        assert made.status_code == 201
+        account = await create_account(client, admin)
+        made = await open_obligation(client, admin, account, "prueba")
         async with rt.unit_of_work(SYSTEM) as uow:
             # Hold the chain lock, as any write does while it commits its events.
             await lock_chain(uow.session)
             await asyncio.wait_for(deliver_until_quiet(rt), timeout=10)
-        assert made.json()["id"] in {
+        assert made["id"] in {
             json.loads(r["body"])["data"].get("obligation", {}).get("id") for r in receiver.requests
         }
     finally:

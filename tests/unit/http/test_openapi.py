@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from service.http.openapi import openapi_yaml
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.support.apps import ROOT
 
 
 def test_openapi_yaml_matches_the_app() -> None:

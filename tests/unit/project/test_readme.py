@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import fields
-from pathlib import Path
 
 import pytest
 
 from service.settings import Settings
+from tests.support.apps import ROOT
 
-README = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("name", [f"CUSTODIA_{f.name.upper()}" for f in fields(Settings)])

@@ -1,4 +1,4 @@
-"""A realistic body seeded through the real API, with secret canaries written to Vault.
+"""A realistic public body seeded through the real API, with secret canaries written to Vault.
 
 Each call makes its own áreas (unique names), so tests on the shared session
 databases assert only about what they created.
@@ -6,28 +6,29 @@ databases assert only about what they created.
 
 from __future__ import annotations
 
-import io
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pyotp
-from pypdf import PdfReader
 
-from tests.conftest import Client
-from tests.custody_helpers import (
+from tests.support.apps import Client
+from tests.support.factories import (
     accept_responsiva,
+    assign,
+    check_out,
     code_at,
     create_account,
     create_gestor,
+    depart,
     enrol,
     gestor_token,
+    put_credential,
+    uid,
 )
 
-
-def uid(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+Headers = dict[str, str]
 
 
 @dataclass
@@ -41,11 +42,11 @@ class Body:
     gestores: dict[str, str] = field(default_factory=dict)  # label -> id
     names: dict[str, str] = field(default_factory=dict)  # label -> gestor name
     canaries: list[str] = field(default_factory=list)
-    outgoing_headers: dict[str, str] = field(default_factory=dict)
+    outgoing_headers: Headers = field(default_factory=dict)
 
 
-async def _account(client: Client, admin: dict[str, str], body: Body, label: str, **f: Any) -> str:
-    handle = uid(f"asmr_{label}")
+async def _account(client: Client, admin: Headers, body: Body, label: str, **f: Any) -> str:
+    handle = uid(f"asmr_{label}", 8)
     platform = f.pop("platform", "x")
     account_id = await create_account(
         client,
@@ -61,29 +62,27 @@ async def _account(client: Client, admin: dict[str, str], body: Body, label: str
     return account_id
 
 
-async def _credential(client: Client, admin: dict[str, str], body: Body, account_id: str) -> None:
+async def _credential(client: Client, admin: Headers, body: Body, account_id: str) -> None:
     password = f"CANARYPW{uuid.uuid4().hex}"
     codes = [f"CANARYBC{uuid.uuid4().hex[:12]}" for _ in range(3)]
     seed = pyotp.random_base32(32)
     local = f"canarymail{uuid.uuid4().hex[:8]}"
     phone = f"+52 55 {uuid.uuid4().int % 10**8:08d}"
-    resp = await client.put(
-        f"/v1/accounts/{account_id}/credential",
-        json={
-            "username": "comunicacion.oficial",
-            "password": password,
-            "recovery_email": f"{local}@santamaria.gob.mx",
-            "recovery_phone": phone,
-            "totp_secret": seed,
-            "backup_codes": codes,
-        },
-        headers=admin,
+    await put_credential(
+        client,
+        admin,
+        account_id,
+        password,
+        username="comunicacion.oficial",
+        recovery_email=f"{local}@santamaria.gob.mx",
+        recovery_phone=phone,
+        totp_secret=seed,
+        backup_codes=codes,
     )
-    assert resp.status_code == 200, resp.text
     body.canaries += [password, *codes, seed, local, phone, phone.replace(" ", "")]
 
 
-async def _gestor(client: Client, admin: dict[str, str], body: Body, label: str, **f: Any) -> str:
+async def _gestor(client: Client, admin: Headers, body: Body, label: str, **f: Any) -> str:
     name = f.pop("name")
     gestor_id = await create_gestor(client, admin, name=name, **f)
     body.gestores[label] = gestor_id
@@ -91,17 +90,10 @@ async def _gestor(client: Client, admin: dict[str, str], body: Body, label: str,
     return gestor_id
 
 
-async def _assign(client: Client, admin: dict[str, str], account_id: str, gestor_id: str) -> None:
-    resp = await client.post(
-        f"/v1/accounts/{account_id}/gestores", json={"gestor_id": gestor_id}, headers=admin
-    )
-    assert resp.status_code == 201, resp.text
-
-
-async def seed_body(client: Client, admin: dict[str, str]) -> Body:
+async def seed_body(client: Client, admin: Headers) -> Body:
     """Two áreas, four platforms, internal and external gestores, a checkout, a departure,
     an incident, a retired account and personal accounts for the directory rules."""
-    body = Body(comunicacion=uid("Comunicación Social"), proteccion=uid("Protección Civil"))
+    body = Body(comunicacion=uid("Comunicación Social", 8), proteccion=uid("Protección Civil", 8))
     com, pc = body.comunicacion, body.proteccion
     fb = await _account(client, admin, body, "fb", platform="facebook", area=com, verified=True)
     xa = await _account(client, admin, body, "x", platform="x", area=com)
@@ -121,44 +113,36 @@ async def seed_body(client: Client, admin: dict[str, str]) -> Body:
     for account_id in (fb, xa, ig, yt, retired):
         await _credential(client, admin, body, account_id)
     out = await _gestor(
-        client, admin, body, "out", name=uid("María José Peña Núñez"), area=com,
+        client, admin, body, "out", name=uid("María José Peña Núñez", 8), area=com,
         cargo="Jefa del Departamento de Comunicación Social",
     )  # fmt: skip
-    inc = await _gestor(
-        client, admin, body, "in", name=uid("Óscar Iván Méndez Villaseñor"), area=com,
+    await _gestor(
+        client, admin, body, "in", name=uid("Óscar Iván Méndez Villaseñor", 8), area=com,
         cargo="Jefe del Departamento de Comunicación Social",
     )  # fmt: skip
     ext = await _gestor(
-        client, admin, body, "ext", name=uid("Itzel Cárdenas"), area=com, kind="externo",
+        client, admin, body, "ext", name=uid("Itzel Cárdenas", 8), area=com, kind="externo",
         provider="Estrategia Digital Ñandú, S.C.", cargo=None,
     )  # fmt: skip
     dep = await _gestor(
-        client, admin, body, "dep", name=uid("José Ángel Ibáñez"), area=pc,
+        client, admin, body, "dep", name=uid("José Ángel Ibáñez", 8), area=pc,
         cargo="Analista de Redes Sociales Digitales",
     )  # fmt: skip
     for account_id in (fb, xa, ig):
-        await _assign(client, admin, account_id, out)
-    await _assign(client, admin, fb, ext)
-    await _assign(client, admin, xa, dep)
+        await assign(client, admin, account_id, out)
+    await assign(client, admin, fb, ext)
+    await assign(client, admin, xa, dep)
     # The outgoing official accepts the responsiva and takes the Facebook password out.
     headers = await gestor_token(client, admin, out)
     await accept_responsiva(client, headers)
     seed = await enrol(client, headers)
     body.outgoing_headers = headers
-    resp = await client.post(
-        f"/v1/accounts/{fb}/checkouts",
-        json={"totp_code": code_at(seed, datetime.now(UTC)), "reason": "Publicación del aviso"},
-        headers=headers,
+    checkout_id = await check_out(
+        client, fb, headers, code_at(seed, datetime.now(UTC)), reason="Publicación del aviso"
     )
-    assert resp.status_code == 201, resp.text
-    checked = await client.post(
-        f"/v1/checkouts/{resp.json()['checkout_id']}/checkin", json={}, headers=headers
-    )
+    checked = await client.post(f"/v1/checkouts/{checkout_id}/checkin", json={}, headers=headers)
     assert checked.status_code == 200, checked.text
-    resp = await client.post(
-        f"/v1/gestores/{dep}/departure", json={"reason": "Renuncia voluntaria"}, headers=admin
-    )
-    assert resp.status_code == 200, resp.text
+    await depart(client, admin, dep, "Renuncia voluntaria")
     resp = await client.post(
         "/v1/incidents",
         json={
@@ -172,23 +156,7 @@ async def seed_body(client: Client, admin: dict[str, str]) -> Body:
     assert resp.status_code in (200, 201), resp.text
     resp = await client.post(f"/v1/accounts/{retired}/retire", headers=admin)
     assert resp.status_code == 200, resp.text
-    _ = inc
     return body
-
-
-def pdf_text(data: bytes) -> str:
-    """Text of every page, as a reader of the printed document sees it."""
-    assert data.startswith(b"%PDF-")
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
-
-
-def squash(text: str) -> str:
-    """Whitespace removed and lowercased: PDF cells wrap lines anywhere, even inside words."""
-    return "".join(text.split()).lower()
-
-
-def pdf_pages(data: bytes) -> list[str]:
-    return [page.extract_text() for page in PdfReader(io.BytesIO(data)).pages]
 
 
 def handover_body(body: Body, **overrides: Any) -> dict[str, Any]:
