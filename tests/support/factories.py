@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pyotp
 
 from service.audit.log import Entry
-from service.clock import FrozenClock
+from service.clock import FrozenClock, rfc3339
 from service.db.models import Account, Assignment, Checkout, CredentialVersion
 from service.domain.events import CredentialWritten, ObligationSatisfied
 from service.principal import SYSTEM, Caller, Principal
@@ -237,6 +237,29 @@ async def open_obligation(
     return found
 
 
+def incident_body(account_ids: list[str], **fields: Any) -> dict[str, Any]:
+    """A POST /v1/incidents body, detected ten minutes ago (real time), ``fields`` over it."""
+    return {
+        "type": "acceso_no_autorizado",
+        "account_ids": account_ids,
+        "description": "Inicio de sesión desde un dispositivo desconocido",
+        "detected_at": rfc3339(datetime.now(UTC) - timedelta(minutes=10)),
+        **fields,
+    }
+
+
+async def report_incident(
+    client: Client, headers: Headers, account_ids: list[str], **fields: Any
+) -> dict[str, Any]:
+    """A reported incident, as the API answers it."""
+    resp = await client.post(
+        "/v1/incidents", json=incident_body(account_ids, **fields), headers=headers
+    )
+    assert resp.status_code == 201, resp.text
+    found: dict[str, Any] = resp.json()
+    return found
+
+
 # -- audit events -------------------------------------------------------------------
 
 
@@ -262,50 +285,32 @@ async def insert_backdated_account(rt: Runtime, **fields: Any) -> str:
     """An account row with facts the API sets only as time passes (e.g. an old credential)."""
     now = rt.clock.now()
     account_id = str(uuid.uuid4())
-    handle = uid("cuenta")
     async with rt.unit_of_work(SYSTEM) as uow:
         uow.session.add(
-            Account(
-                **{
-                    "id": account_id,
-                    "platform": "x",
-                    "handle": handle,
-                    "url": f"https://x.com/{handle}",
-                    "display_name": "Cuenta oficial de prueba",
-                    "area": "Comunicación Social",
-                    "kind": "oficial",
-                    "created_at": now,
-                    "updated_at": now,
-                    **fields,
-                }
-            )
+            Account(**account_body(id=account_id, created_at=now, updated_at=now, **fields))
         )
     return account_id
 
 
 async def insert_legacy_personal_account(rt: Runtime, area: str, **fields: Any) -> str:
-    """A personal row the API would refuse today (e.g. level 6), as old data could hold; its
-    handle."""
+    """A personal row the API would refuse today (e.g. level 6), as old data could hold.
+
+    Returns its handle.
+    """
     handle = f"legacy_{uuid.uuid4().hex[:8]}"
-    now = rt.clock.now()
-    async with rt.unit_of_work(SYSTEM) as uow:
-        uow.session.add(
-            Account(
-                id=str(uuid.uuid4()),
-                platform="facebook",
-                handle=handle,
-                url=f"https://facebook.example/{handle}",
-                display_name="Cuenta personal",
-                area=area,
-                kind="personal",
-                owner_name="Servidor",
-                owner_cargo="Jefe de Oficina",
-                in_directory=True,
-                created_at=now,
-                updated_at=now,
-                **fields,
-            )
-        )
+    await insert_backdated_account(
+        rt,
+        platform="facebook",
+        handle=handle,
+        url=f"https://facebook.example/{handle}",
+        display_name="Cuenta personal",
+        area=area,
+        kind="personal",
+        owner_name="Servidor",
+        owner_cargo="Jefe de Oficina",
+        in_directory=True,
+        **fields,
+    )
     return handle
 
 

@@ -25,6 +25,7 @@ from tests.support.factories import (
     enrol,
     gestor_token,
     put_credential,
+    report_incident,
     uid,
 )
 
@@ -143,17 +144,13 @@ async def seed_body(client: Client, admin: Headers) -> Body:
     checked = await client.post(f"/v1/checkouts/{checkout_id}/checkin", json={}, headers=headers)
     assert checked.status_code == 200, checked.text
     await depart(client, admin, dep, "Renuncia voluntaria")
-    resp = await client.post(
-        "/v1/incidents",
-        json={
-            "type": "acceso_no_autorizado",
-            "account_ids": [yt],
-            "description": "Publicación no reconocida",
-            "detected_at": datetime.now(UTC).isoformat(),
-        },
-        headers=admin,
+    await report_incident(
+        client,
+        admin,
+        [yt],
+        description="Publicación no reconocida",
+        detected_at=datetime.now(UTC).isoformat(),
     )
-    assert resp.status_code in (200, 201), resp.text
     resp = await client.post(f"/v1/accounts/{retired}/retire", headers=admin)
     assert resp.status_code == 200, resp.text
     return body

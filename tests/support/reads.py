@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from service.db.models import AuditEvent
+from service.db.models import AuditEvent, WebhookEvent
 from service.runtime import Runtime
 from tests.support.apps import Client, runtime_of
 
@@ -42,3 +42,12 @@ async def obligations_of(client: Client, headers: dict[str, str], account_id: st
     resp = await client.get("/v1/rotations", params={"account_id": account_id}, headers=headers)
     assert resp.status_code == 200, resp.text
     return list(resp.json())
+
+
+async def webhook_events(where: Client | Runtime, kind: str | None = None) -> list[WebhookEvent]:
+    """The outbox's events (of ``kind``): every test's, so filter on their data."""
+    query = select(WebhookEvent)
+    if kind is not None:
+        query = query.where(WebhookEvent.kind == kind)
+    async with _runtime(where).sessions() as session:
+        return list(await session.scalars(query))

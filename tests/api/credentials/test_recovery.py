@@ -73,6 +73,19 @@ class DatabaseDrops:
                 raise OperationalError("COMMIT", None, ConnectionResetError("connection reset"))
 
 
+async def lose_the_sql_of_a_write(
+    client: Client,
+    admin: dict[str, str],
+    account: str,
+    password: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A PUT Vault accepts and whose SQL transaction is then lost: 503, the version unrecorded."""
+    with monkeypatch.context() as patched:
+        DatabaseDrops(runtime_of(client), patched, after_vault_write=True)
+        await put_credential(client, admin, account, password, expect=503)
+
+
 async def versions(client: Client, headers: dict[str, str], account_id: str) -> list[Any]:
     resp = await client.get(f"{PATH.format(account_id)}/versions", headers=headers)
     assert resp.status_code == 200, resp.text
@@ -171,12 +184,9 @@ async def test_next_write_recovers_first_and_the_chain_continues(
     auditor: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    rt = runtime_of(client)
     account = await account_with_credential(client, admin, "Uno-1")
     before = await head_seq(client)
-    with monkeypatch.context() as patched:
-        DatabaseDrops(rt, patched, after_vault_write=True)
-        await put_credential(client, admin, account, "Dos-2", expect=503)
+    await lose_the_sql_of_a_write(client, admin, account, "Dos-2", monkeypatch)
     third = await put_credential(client, admin, account, "Tres-3", expect=200)
     assert third["version"] == 3
     rows = await versions(client, auditor, account)
@@ -223,9 +233,7 @@ async def test_recovery_round_takes_open_intents_after_the_grace(
     rt = runtime_of(client)
     healthy = await account_with_credential(client, admin, "Sana-1")
     lost = await account_with_credential(client, admin, "Uno-1")
-    with monkeypatch.context() as patched:
-        DatabaseDrops(rt, patched, after_vault_write=True)
-        await put_credential(client, admin, lost, "Dos-2", expect=503)
+    await lose_the_sql_of_a_write(client, admin, lost, "Dos-2", monkeypatch)
 
     async def open_intents() -> list[str]:
         now = clock.now()
@@ -253,9 +261,7 @@ async def test_replicas_recovering_at_once_record_the_version_once(
 ) -> None:
     rt = runtime_of(client)
     account = await account_with_credential(client, admin, "Uno-1")
-    with monkeypatch.context() as patched:
-        DatabaseDrops(rt, patched, after_vault_write=True)
-        await put_credential(client, admin, account, "Dos-2", expect=503)
+    await lose_the_sql_of_a_write(client, admin, account, "Dos-2", monkeypatch)
     replicas = [rt, runtime_of(await make_client())]
     results = await asyncio.gather(*(recover_account(r, account) for r in replicas * 2))
     assert sorted(len(r) for r in results) == [0, 0, 0, 1]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 
@@ -19,18 +18,10 @@ from tests.support.factories import (
     create_account,
     create_gestor,
     gestor_token,
+    incident_body,
     ready_gestor,
+    report_incident,
 )
-
-
-def incident(rt: Runtime, accounts: list[str], **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "acceso_no_autorizado",
-        "account_ids": accounts,
-        "description": "Inicio de sesión desde un dispositivo desconocido",
-        "detected_at": rfc3339(rt.clock.now() - timedelta(minutes=10)),
-        **extra,
-    }
 
 
 async def counts(rt: Runtime, accounts: list[str]) -> tuple[int, int]:
@@ -56,9 +47,7 @@ async def test_incident_closes_checkouts_and_opens_urgent_obligations(
     )
     _, headers, seed = await ready_gestor(client, admin, first)
     checkout = await check_out(client, first, headers, code_at(seed, rt.clock.now()))
-    resp = await client.post("/v1/incidents", json=incident(rt, [first, second]), headers=admin)
-    assert resp.status_code == 201, resp.text
-    body = resp.json()
+    body = await report_incident(client, admin, [first, second])
     assert body["type"] == "acceso_no_autorizado"
     assert sorted(o["account_id"] for o in body["obligations"]) == sorted([first, second])
     for ob in body["obligations"]:
@@ -87,13 +76,13 @@ async def test_bad_incidents_create_nothing(client: Client, admin: dict[str, str
     before = await counts(rt, [known])
     unknown = "00000000-0000-0000-0000-000000000000"
     for accounts, status in (([], 422), ([known, unknown], 422)):
-        resp = await client.post("/v1/incidents", json=incident(rt, accounts), headers=admin)
+        resp = await client.post("/v1/incidents", json=incident_body(accounts), headers=admin)
         assert resp.status_code == status, resp.text
-    future = incident(rt, [known], detected_at=rfc3339(rt.clock.now() + timedelta(days=1)))
+    future = incident_body([known], detected_at=rfc3339(rt.clock.now() + timedelta(days=1)))
     assert (await client.post("/v1/incidents", json=future, headers=admin)).status_code == 422
-    ancient = incident(rt, [known], detected_at="0001-01-01T00:00:00+01:00")
+    ancient = incident_body([known], detected_at="0001-01-01T00:00:00+01:00")
     assert (await client.post("/v1/incidents", json=ancient, headers=admin)).status_code == 422
-    wrong_type = incident(rt, [known], type="hackeo")
+    wrong_type = incident_body([known], type="hackeo")
     assert (await client.post("/v1/incidents", json=wrong_type, headers=admin)).status_code == 400
     assert await counts(rt, [known]) == before
     async with rt.sessions() as session:
@@ -110,14 +99,16 @@ async def test_a_gestor_reports_only_for_accounts_assigned_to_them(
     await assign(client, admin, mine, gestor)
     headers = await gestor_token(client, admin, gestor)
     before = await counts(rt, [mine, theirs])
-    refused = await client.post("/v1/incidents", json=incident(rt, [mine, theirs]), headers=headers)
+    refused = await client.post(
+        "/v1/incidents", json=incident_body([mine, theirs]), headers=headers
+    )
     assert refused.status_code == 403, refused.text
     assert await counts(rt, [mine, theirs]) == before
-    made = await client.post("/v1/incidents", json=incident(rt, [mine]), headers=headers)
+    made = await client.post("/v1/incidents", json=incident_body([mine]), headers=headers)
     assert made.status_code == 201, made.text
     assert made.json()["reported_by"] == f"gestor:{gestor}"
     assert [o["account_id"] for o in made.json()["obligations"]] == [mine]
     assert (await client.get("/v1/incidents", headers=headers)).status_code == 403
     assert (
-        await client.post("/v1/incidents", json=incident(rt, [mine]), headers=auditor)
+        await client.post("/v1/incidents", json=incident_body([mine]), headers=auditor)
     ).status_code == 403

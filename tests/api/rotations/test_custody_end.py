@@ -5,15 +5,12 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from sqlalchemy import select
-
 from service.credentials.handback import hand_back_round
-from service.db.models import WebhookEvent
 from service.rotations.usecases import notify_overdue
 from tests.bao_server import DevServer
 from tests.support.apps import AppFactory, runtime_of
 from tests.support.factories import frozen_on_last_day, managed_account, open_obligation
-from tests.support.reads import details, events, head_seq, obligations_of
+from tests.support.reads import details, events, head_seq, obligations_of, webhook_events
 
 
 async def test_the_job_withdraws_the_obligation_of_an_account_without_credential(
@@ -38,12 +35,7 @@ async def test_the_job_withdraws_the_obligation_of_an_account_without_credential
     [event] = found
     assert event.actor == "system" and event.subject == f"obligation:{obligation_id}"
     assert details(event)["reason"] == "manual" and details(event)["was"] == "open"
-    async with runtime_of(c).sessions() as session:
-        hooks = list(
-            await session.scalars(
-                select(WebhookEvent).where(WebhookEvent.kind == "rotation.withdrawn")
-            )
-        )
+    hooks = await webhook_events(c, "rotation.withdrawn")
     assert [h.payload["data"]["obligation"]["id"] for h in hooks].count(obligation_id) == 1
 
     # A second round, and the endpoint, add nothing: there was nothing to hand back.
@@ -125,8 +117,7 @@ async def test_a_manual_obligation_after_the_term_ended_is_refused(
     # Nothing written: no obligation, no event, no webhook.
     assert await obligations_of(c, admin, account_id) == []
     assert await head_seq(c) == before
-    async with runtime_of(c).sessions() as session:
-        hooks = list(await session.scalars(select(WebhookEvent)))
+    hooks = await webhook_events(c)
     assert all(h.payload["data"]["obligation"]["account_id"] != account_id for h in hooks)
 
 

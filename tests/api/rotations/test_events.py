@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
-
-from service.db.models import Gestor, WebhookEvent
+from service.db.models import Gestor
 from tests.support.apps import Client, runtime_of
 from tests.support.factories import (
     account_with_credential,
@@ -14,9 +12,11 @@ from tests.support.factories import (
     check_out,
     code_at,
     create_account,
+    open_obligation,
     ready_gestor,
+    report_incident,
 )
-from tests.support.reads import events, head_seq
+from tests.support.reads import events, head_seq, webhook_events
 
 
 async def test_a_departure_records_closings_then_obligations_then_the_departure(
@@ -71,18 +71,14 @@ async def test_an_incident_records_the_report_closings_then_obligations(
     checkout = await check_out(client, second, headers, code_at(seed, rt.clock.now()))
     start = await head_seq(client)
 
-    resp = await client.post(
-        "/v1/incidents",
-        json={
-            "type": "extravio",
-            "account_ids": [first, second],
-            "description": "Teléfono extraviado con sesión abierta",
-            "detected_at": (rt.clock.now() - timedelta(minutes=5)).isoformat(),
-        },
-        headers=admin,
+    incident = await report_incident(
+        client,
+        admin,
+        [first, second],
+        type="extravio",
+        description="Teléfono extraviado con sesión abierta",
+        detected_at=(rt.clock.now() - timedelta(minutes=5)).isoformat(),
     )
-    assert resp.status_code == 201, resp.text
-    incident = resp.json()
     mine = [
         (e.action, e.account_id, e.subject)
         for e in await events(client, after=start)
@@ -103,15 +99,10 @@ async def test_a_rotation_webhook_carries_the_obligation_as_the_api_shows_it(
 ) -> None:
     rt = runtime_of(client)
     account = await create_account(client, admin)
-    opened = await client.post(
-        "/v1/rotations", json={"account_id": account, "reason": "revisión"}, headers=admin
-    )
-    assert opened.status_code == 201, opened.text
-    async with rt.sessions() as session:
-        query = select(WebhookEvent).where(WebhookEvent.kind == "rotation.opened")
-        hooks = list(await session.scalars(query))
+    opened = await open_obligation(client, admin, account)
+    hooks = await webhook_events(rt, "rotation.opened")
     # test_webhooks enqueues rotation.opened events of its own, with other data.
     about = [h for h in hooks if "obligation" in h.payload["data"]]
     [hook] = [h for h in about if h.payload["data"]["obligation"]["account_id"] == account]
-    shown = await client.get(f"/v1/rotations/{opened.json()['id']}", headers=auditor)
-    assert hook.payload["data"] == {"obligation": shown.json()} == {"obligation": opened.json()}
+    shown = await client.get(f"/v1/rotations/{opened['id']}", headers=auditor)
+    assert hook.payload["data"] == {"obligation": shown.json()} == {"obligation": opened}

@@ -5,10 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from service.credentials.handback import hand_back_round
-from service.db.models import WebhookEvent
 from service.documents.repository import DocumentRepository
 from service.rotations.usecases import notify_overdue
 from tests.bao_server import DevServer
@@ -22,7 +19,7 @@ from tests.support.factories import (
     open_obligation,
     ready_gestor,
 )
-from tests.support.reads import details, events, head_seq, obligations_of
+from tests.support.reads import details, events, head_seq, obligations_of, webhook_events
 
 
 async def ids_with_status(c: Client, admin: dict[str, str], status: str) -> set[str]:
@@ -70,12 +67,7 @@ async def test_a_departure_obligation_is_withdrawn_by_the_hand_back(
     }
     [back] = await events(c, after=before, action="credential.handed_back")
     assert event.seq < back.seq and details(back)["obligation_withdrawn"] == owed["id"]
-    async with runtime_of(c).sessions() as session:
-        hooks = list(
-            await session.scalars(
-                select(WebhookEvent).where(WebhookEvent.kind == "rotation.withdrawn")
-            )
-        )
+    hooks = await webhook_events(c, "rotation.withdrawn")
     [hook] = [h for h in hooks if h.payload["data"]["obligation"]["id"] == owed["id"]]
     assert hook.payload["data"]["obligation"]["status"] == "withdrawn"
 
@@ -154,8 +146,7 @@ async def test_a_manual_obligation_for_a_handed_back_account_is_refused(
     # Nothing changed: no obligation, no event, no webhook.
     assert await obligations_of(c, admin, account_id) == []
     assert await head_seq(c) == before
-    async with runtime_of(c).sessions() as session:
-        hooks = list(await session.scalars(select(WebhookEvent)))
+    hooks = await webhook_events(c)
     assert all(h.payload["data"]["obligation"]["account_id"] != account_id for h in hooks)
 
 

@@ -29,6 +29,7 @@ from tests.support.factories import (
     open_obligation,
     put_credential,
     ready_gestor,
+    report_incident,
     write_credential_bypassing_api,
 )
 from tests.support.reads import obligations_of
@@ -62,17 +63,14 @@ async def test_two_triggers_on_one_account_give_one_obligation_with_both_origins
         await uow.publish(RotationTriggered(account, Trigger.gestor_unassigned(gestor)))
     first = await obligations_of(client, admin, account)
     assert len(first) == 1 and first[0]["reason"] == "gestor_unassigned"
-    incident = await client.post(
-        "/v1/incidents",
-        json={
-            "type": "extravio",
-            "account_ids": [account],
-            "description": "Teléfono extraviado con sesión abierta",
-            "detected_at": rfc3339(rt.clock.now()),
-        },
-        headers=admin,
+    await report_incident(
+        client,
+        admin,
+        [account],
+        type="extravio",
+        description="Teléfono extraviado con sesión abierta",
+        detected_at=rfc3339(rt.clock.now()),
     )
-    assert incident.status_code == 201, incident.text
     [merged] = await obligations_of(client, admin, account)
     assert merged["id"] == first[0]["id"]
     assert merged["reason"] == "gestor_unassigned"
