@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from service.devstack.bootstrap import bootstrap_vault  # noqa: E402
 from service.settings import Settings  # noqa: E402
 from tests.bao_server import start_dev_server, stop  # noqa: E402
-from tests.http_server_helpers import MIB, header_flood, serve  # noqa: E402
+from tests.support.http_server import MIB, header_flood, serve  # noqa: E402
 
 
 def main() -> int:

@@ -8,38 +8,16 @@ absence into a failure instead of a skip.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
-from pathlib import Path
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
 
-import httpx
 import pytest
-from litestar import Litestar
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from service.app import create_app
-from service.clock import Clock
 from service.db.migrate import upgrade_to_head
 from service.devstack.bootstrap import AppRoleCredentials, bootstrap_vault
-from service.principal import SYSTEM
-from service.runtime import Runtime
 from service.settings import Settings
-from service.tokens.usecases import issue_token
 from tests.bao_server import DevServer, start_dev_server, stop
-
-ROOT = Path(__file__).resolve().parents[1]
-PG_URL = os.environ.get("CUSTODIA_TEST_DATABASE_URL", "")
-REQUIRE_PG = os.environ.get("CUSTODIA_REQUIRE_POSTGRES") == "1"
-
-
-class Client(httpx.AsyncClient):
-    """An httpx client bound to one app, in the test's own event loop."""
-
-    app: Litestar
+from tests.support.apps import PG_URL, REQUIRE_PG, ROOT, AppFactory, Client, app_factory, bearer
+from tests.support.databases import reset_postgres
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -81,14 +59,6 @@ def approle(bao: DevServer) -> AppRoleCredentials:
     return bootstrap_vault(bao.addr, bao.root_token, ROOT / "vault_policies")
 
 
-async def reset_postgres(url: str) -> None:
-    engine = create_async_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-
-
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 async def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -121,29 +91,6 @@ def settings(bao: DevServer, approle: AppRoleCredentials, database_url: str) -> 
     )
 
 
-AppFactory = Callable[..., Awaitable[Client]]
-
-
-@asynccontextmanager
-async def app_factory(settings: Settings) -> AsyncIterator[AppFactory]:
-    """Start apps on the same database and Vault; every one is stopped on exit."""
-    async with AsyncExitStack() as stack:
-
-        async def factory(clock: Clock | None = None, **overrides: Any) -> Client:
-            app = create_app(dataclasses.replace(settings, **overrides), clock=clock)
-            # The app's own lifespan runs in an anyio task group, which cannot be
-            # entered and left from different fixture tasks; start the runtime here.
-            rt: Runtime = app.state.runtime
-            await rt.start()
-            stack.push_async_callback(rt.stop)
-            transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-            client = Client(transport=transport, base_url="http://custodia")
-            client.app = app
-            return await stack.enter_async_context(client)
-
-        yield factory
-
-
 @pytest.fixture
 async def make_client(settings: Settings) -> AsyncIterator[AppFactory]:
     """More apps for one test (e.g. with a frozen clock), stopped when it ends.
@@ -158,17 +105,6 @@ async def make_client(settings: Settings) -> AsyncIterator[AppFactory]:
 async def client(settings: Settings) -> AsyncIterator[Client]:
     async with app_factory(settings) as factory:
         yield await factory()
-
-
-def runtime_of(client: Client) -> Runtime:
-    rt: Runtime = client.app.state.runtime
-    return rt
-
-
-async def bearer(client: Client, role: str = "admin", name: str = "test") -> dict[str, str]:
-    """Headers with a fresh token of ``role`` (admin or auditor)."""
-    issued = await issue_token(runtime_of(client), SYSTEM, role=role, name=name)  # type: ignore[arg-type]
-    return {"Authorization": f"Bearer {issued.token}"}
 
 
 @pytest.fixture(scope="session")
