@@ -73,6 +73,7 @@ _GRANT_FACTS = (
         _GESTORES.c.responsiva_version,
         _GESTORES.c.responsiva_sha256,
         _GESTORES.c.totp_state,
+        _GESTORES.c.totp_seed_id,
         _GESTORES.c.totp_failures,
         _GESTORES.c.locked_until,
         _GESTORES.c.departed_at,

@@ -1,8 +1,9 @@
 """A gestor's TOTP second factor at use time: lockout, one use per step, failures.
 
 Shared by enrolment confirmation and checkout. The used step is a unique row
-(gestor, step), so a code is good once across restarts, replicas and
-concurrent requests. A replayed code counts as a failure like a wrong one.
+(gestor, seed, step), so a code is good once across restarts, replicas and
+concurrent requests, and a reset's new seed owes nothing to the old one's steps.
+A replayed code counts as a failure like a wrong one.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from service.settings import Settings
 from service.uow import UnitOfWork
 
 _STEPS = cast(Table, TotpUsedStep.__table__)
-# The (gestor, step) primary key decides; a duplicate inserts nothing instead of failing.
+# The (gestor, seed, step) primary key decides; a duplicate inserts nothing, not an error.
 _BOOK_STEP = {
     "postgresql": postgresql.insert(_STEPS).on_conflict_do_nothing(),
     "sqlite": sqlite.insert(_STEPS).on_conflict_do_nothing(),
@@ -46,12 +47,19 @@ def lockout_state(gestor: Gestor) -> LockoutState:
     return LockoutState(failures=gestor.totp_failures, locked_until=gestor.locked_until)
 
 
-async def consume_step(uow: UnitOfWork, gestor_id: str, step: int, now: datetime) -> bool:
-    """Book the step for this gestor; False when it was already used (a replay)."""
+def seed_key(seed_id: str | None) -> str:
+    """The used steps' key for a seed ('' for the one kept before seeds had ids)."""
+    return seed_id or ""
+
+
+async def consume_step(
+    uow: UnitOfWork, gestor_id: str, seed_id: str | None, step: int, now: datetime
+) -> bool:
+    """Book the step of this gestor's seed; False when it was already used (a replay)."""
     session = uow.session
     booked = await session.execute(
         _BOOK_STEP[session.get_bind().dialect.name],
-        {"gestor_id": gestor_id, "step": step, "used_at": now},
+        {"gestor_id": gestor_id, "seed_id": seed_key(seed_id), "step": step, "used_at": now},
     )
     return bool(booked.rowcount == 1)  # type: ignore[attr-defined]
 
