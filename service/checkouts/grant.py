@@ -2,7 +2,8 @@
 
 Order (each refusal audited with its reason): role; account exists and is not
 retired; gestor assigned; responsiva accepted; TOTP enrolled; lockout; TOTP
-valid and unused, for the seed SQL names; the account's custody (holdable, has a credential);
+valid (a wrong code counts towards the lockout) and unused (a replay does not),
+for the seed SQL names; the account's custody (holdable, has a credential);
 exclusivity (the partial unique index decides); Vault. Custody comes after the
 code so that only a gestor who passed every access check learns it.
 The checks are read first (no connection is held while Vault gives the seed),
@@ -204,7 +205,7 @@ async def _spend_code(
     seed_now: str | None,
     code: tuple[str | None, int | None],
 ) -> InvalidTotp | None:
-    """Book the code's step for its seed, or refuse it (wrong, or replayed), audited."""
+    """Book the code's step for its seed, or refuse it: wrong (counted) or replayed (not)."""
     now, account_id, gestor_id = checkout.granted_at, checkout.account_id, checkout.gestor_id
     seed_id, step = code
     if seed_now != seed_id:

@@ -3,7 +3,9 @@
 Shared by enrolment confirmation and checkout. The used step is a unique row
 (gestor, seed, step), so a code is good once across restarts, replicas and
 concurrent requests, and a reset's new seed owes nothing to the old one's steps.
-A replayed code counts as a failure like a wrong one.
+A wrong code counts towards the lockout. A replay (a code of this seed already
+used, still in its window) is refused and audited but not counted: it proves
+the gestor holds the seed, and ten retries of one good code must not lock them out.
 """
 
 from __future__ import annotations
@@ -85,15 +87,19 @@ async def register_bad_code(
     account_id: str | None = None,
     then: Entry | None = None,
 ) -> None:
-    """Count a failure (maybe locking), audit it, then ``then`` (e.g. the refused checkout)."""
+    """Audit a refused code, then ``then`` (e.g. the refused checkout).
+
+    A wrong code counts a failure (maybe locking); a replay leaves the count as it is.
+    """
     now = uow.now()
     gestor = await GestorRepository(uow).get(gestor_id, lock=True)
     assert gestor is not None  # the caller's own row: tokens of deleted gestores cannot exist
     before = lockout_state(gestor)
-    after = register_failure(before, now, lockout_policy(uow.settings))
-    gestor.totp_failures = after.failures
-    gestor.locked_until = after.locked_until
-    await uow.flush()
+    after = before if replayed else register_failure(before, now, lockout_policy(uow.settings))
+    if after != before:
+        gestor.totp_failures = after.failures
+        gestor.locked_until = after.locked_until
+        await uow.flush()
     subject = f"gestor:{gestor_id}"
     uow.record(
         Entry(
@@ -105,7 +111,7 @@ async def register_bad_code(
             details={"purpose": purpose, "failures": after.failures},
         )
     )
-    if after.locked_until is not None and before.retry_after(now) is None:
+    if not replayed and after.locked_until is not None and before.retry_after(now) is None:
         uow.record(
             Entry(
                 "totp.locked",
