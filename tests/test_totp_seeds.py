@@ -1,7 +1,7 @@
 """The gestor's TOTP seeds: one per enrolment, and what a reset ends.
 
-- After a reset, the new seed's first code is good even in a step the old
-  seed used.
+- A reset closes the gestor's open checkouts, and the new seed's first code is
+  good even in a step the old seed used.
 - Each enrolment has its own seed path, and SQL names the one in force: a
   confirmation checks the seed SQL names, and the grant reads that same seed.
 """
@@ -14,13 +14,16 @@ from datetime import timedelta
 
 import pyotp
 from httpx import Response
+from sqlalchemy import select
 
-from service.db.models import Gestor
+from service.db.models import Checkout, Gestor
 from tests.conftest import AppFactory, Client, runtime_of
 from tests.custody_helpers import (
     accept_responsiva,
     create_gestor,
+    events,
     gestor_token,
+    head_seq,
     ready_gestor,
     seed_of,
 )
@@ -58,6 +61,25 @@ async def confirm(c: Client, headers: Headers, code: str) -> Response:
 
 
 # -- reset ------------------------------------------------------------------------
+
+
+async def test_a_reset_closes_the_gestors_open_checkouts(make_client: AppFactory) -> None:
+    c, clock, admin = await frozen(make_client)
+    account_id = await account_with_credential(c, admin)
+    gestor_id, headers, seed = await ready_gestor(c, admin, account_id, clock.now())
+    granted = await checkout(c, account_id, headers, pyotp.TOTP(seed).at(clock.now()))
+    assert granted.status_code == 201, granted.text
+    checkout_id = granted.json()["checkout_id"]
+    start = await head_seq(c)
+    reset = await c.post(f"/v1/gestores/{gestor_id}/totp/reset", headers=admin)
+    assert reset.status_code == 200, reset.text
+    async with runtime_of(c).sessions() as session:
+        row = await session.get(Checkout, checkout_id)
+    assert row is not None and row.close_reason == "totp_reset" and row.closed_at is not None
+    actions = [(e.action, e.reason) for e in await events(c, after=start)]
+    assert actions == [("checkout.force_closed", "totp_reset"), ("totp.reset", None)]
+    late = await c.post(f"/v1/checkouts/{checkout_id}/checkin", json={}, headers=headers)
+    assert late.status_code == 409 and "totp_reset" in late.json()["detail"]
 
 
 async def test_the_new_seeds_first_code_is_good_in_a_step_the_old_seed_used(
@@ -164,3 +186,27 @@ async def test_two_concurrent_enrolments_the_confirmed_seed_is_the_one_used(
         c, account_id, headers, pyotp.TOTP(confirmed).at(clock.now() + timedelta(seconds=30))
     )
     assert granted.status_code == 201, granted.text
+
+
+async def test_reset_and_departure_destroy_the_named_seed(make_client: AppFactory) -> None:
+    c, clock, admin = await frozen(make_client)
+    account_id = await account_with_credential(c, admin)
+    gestor_id, headers, _ = await ready_gestor(c, admin, account_id, clock.now())
+    vault = runtime_of(c).vault
+    first = (await gestor_row(c, gestor_id)).totp_seed_id
+    assert first is not None and await vault.get_totp_seed(gestor_id, first) is not None
+    reset = await c.post(f"/v1/gestores/{gestor_id}/totp/reset", headers=admin)
+    assert reset.status_code == 200, reset.text
+    assert await vault.get_totp_seed(gestor_id, first) is None
+    await enrolment(c, headers)
+    second = (await gestor_row(c, gestor_id)).totp_seed_id
+    assert second not in (None, first)
+    assert await vault.get_totp_seed(gestor_id, second) is not None
+    left = await c.post(
+        f"/v1/gestores/{gestor_id}/departure", json={"reason": "baja"}, headers=admin
+    )
+    assert left.status_code == 200 and left.json()["seed_destroyed"] is True, left.text
+    assert await vault.get_totp_seed(gestor_id, second) is None
+    async with runtime_of(c).sessions() as session:
+        kept = await session.scalar(select(Gestor.totp_seed_id).where(Gestor.id == gestor_id))
+    assert kept == second  # SQL still names what it destroyed, for the case file's retries

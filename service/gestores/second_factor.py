@@ -1,4 +1,4 @@
-"""A gestor's TOTP second factor at use time: lockout, one use per step, failures.
+"""A gestor's TOTP second factor at use time: lockout, one use per step, failures; reset.
 
 Shared by enrolment confirmation and checkout. The used step is a unique row
 (gestor, seed, step), so a code is good once across restarts, replicas and
@@ -18,8 +18,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from service.audit.log import Entry
 from service.db.models import Gestor, TotpUsedStep
+from service.domain.events import AccessEnded
 from service.domain.totp import LockoutPolicy, LockoutState, register_failure
+from service.errors import NotFound
 from service.gestores.repository import GestorRepository
+from service.principal import Caller
+from service.runtime import Runtime
 from service.settings import Settings
 from service.uow import UnitOfWork
 
@@ -124,3 +128,31 @@ async def register_bad_code(
         )
     if then is not None:
         uow.record(then)
+
+
+async def reset(rt: Runtime, caller: Caller, gestor_id: str) -> Gestor:
+    """SQL first, so the old factor stops working even while Vault is down; then the seed.
+
+    Whatever the old factor opened closes with it: the gestor's open checkouts are
+    force-closed in the same transaction (the gestor's row locked first, then theirs).
+    """
+    async with rt.unit_of_work(caller) as uow:
+        row = await GestorRepository(uow).get(gestor_id, lock=True)
+        if row is None:
+            raise NotFound(f"No gestor with id {gestor_id}")
+        previous = row.totp_state
+        row.totp_state = "none"
+        row.totp_failures = 0
+        row.locked_until = None
+        await uow.publish(AccessEnded("totp_reset", gestor_id=gestor_id))
+        uow.record(
+            Entry(
+                "totp.reset",
+                "ok",
+                subject=f"gestor:{gestor_id}",
+                details={"previous_state": previous},
+            )
+        )
+    # totp_seed_id still names the seed, so a retry after a Vault failure destroys it.
+    await rt.vault.destroy_totp_seed(gestor_id, row.totp_seed_id)
+    return row
