@@ -143,7 +143,8 @@ async def _checkin_with(
             also=close,
         )
     except Exception:
-        # This check-in recorded nothing: give the claim back, so the gestor can retry.
+        # The check-in did not record its version (one Vault kept is recorded by
+        # recovery): give the claim back, so the gestor can check in again.
         await _release_claim(rt, caller, row.id)
         raise
     # The row as the version's transaction left it (locked there, so as committed);
