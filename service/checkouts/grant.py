@@ -2,7 +2,8 @@
 
 Order (each refusal audited with its reason): role; account exists and is not
 retired; gestor assigned; responsiva accepted; TOTP enrolled; lockout; TOTP
-valid and unused; the account's custody (holdable, has a credential);
+valid (a wrong code counts towards the lockout) and unused (a replay does not),
+for the seed SQL names; the account's custody (holdable, has a credential);
 exclusivity (the partial unique index decides); Vault. Custody comes after the
 code so that only a gestor who passed every access check learns it.
 The checks are read first (no connection is held while Vault gives the seed),
@@ -139,7 +140,7 @@ async def grant(
         why, denial = refused
         raise await _refuse(rt, caller, account_id, gestor_id, why, denial)
     try:
-        seed = await rt.vault.get_totp_seed(gestor_id)
+        seed = await rt.vault.get_totp_seed(gestor_id, facts.totp_seed_id)
     except DomainError as down:
         raise await _refuse(rt, caller, account_id, gestor_id, "vault_unavailable", down) from None
     if seed is None:
@@ -156,16 +157,19 @@ async def grant(
         credential_version=facts.credential_version,
     )
     async with rt.unit_of_work(caller) as uow:
-        error = await _commit(uow, checkout, step, facts.has_expired)
+        error = await _commit(uow, checkout, (facts.totp_seed_id, step), facts.has_expired)
     if error is not None:
         raise error
     return await release(rt, caller, checkout)
 
 
 async def _commit(
-    uow: UnitOfWork, checkout: NewCheckout, step: int | None, has_expired: bool
+    uow: UnitOfWork, checkout: NewCheckout, code: tuple[str | None, int | None], has_expired: bool
 ) -> DomainError | None:
-    """Lock, re-check, spend the code, insert; the refusal (committed with its events), if any."""
+    """Lock, re-check, spend the code, insert; the refusal (committed with its events), if any.
+
+    ``code``: the seed the code was checked against, and the step it matched (None: no match).
+    """
     now, account_id, gestor_id = checkout.granted_at, checkout.account_id, checkout.gestor_id
     repo = CheckoutRepository(uow)
     # Row locks before the re-read: a departure or unassignment (gestor row) or a
@@ -182,19 +186,9 @@ async def _commit(
         why, denial = refused or ("not_assigned", Forbidden("You are no longer a gestor"))
         uow.record(_refusal(account_id, gestor_id, why))
         return denial
-    if step is None or not await consume_step(uow, gestor_id, step, now):
-        replayed = step is not None
-        why = "totp_replayed" if replayed else "invalid_totp"
-        await register_bad_code(
-            uow,
-            gestor_id,
-            replayed=replayed,
-            purpose="checkout",
-            account_id=account_id,
-            then=_refusal(account_id, gestor_id, why),
-        )
-        return InvalidTotp("The TOTP code is wrong, expired or already used")
-    await reset_failures(uow, gestor_id)
+    spent = await _spend_code(uow, checkout, facts.totp_seed_id, code)
+    if spent is not None:
+        return spent
     # The code is spent even when the account cannot be held, as for exclusivity.
     outside = _custody_refusal(facts, now)
     if outside is not None:
@@ -203,6 +197,33 @@ async def _commit(
         return denial
     checkout.credential_version = facts.credential_version
     return await _insert_exclusive(uow, repo, checkout)
+
+
+async def _spend_code(
+    uow: UnitOfWork,
+    checkout: NewCheckout,
+    seed_now: str | None,
+    code: tuple[str | None, int | None],
+) -> InvalidTotp | None:
+    """Book the code's step for its seed, or refuse it: wrong (counted) or replayed (not)."""
+    now, account_id, gestor_id = checkout.granted_at, checkout.account_id, checkout.gestor_id
+    seed_id, step = code
+    if seed_now != seed_id:
+        step = None  # checked against a seed that a reset and a new enrolment replaced
+    if step is not None and await consume_step(uow, gestor_id, seed_id, step, now):
+        await reset_failures(uow, gestor_id)
+        return None
+    replayed = step is not None
+    why = "totp_replayed" if replayed else "invalid_totp"
+    await register_bad_code(
+        uow,
+        gestor_id,
+        replayed=replayed,
+        purpose="checkout",
+        account_id=account_id,
+        then=_refusal(account_id, gestor_id, why),
+    )
+    return InvalidTotp("The TOTP code is wrong, expired or already used")
 
 
 async def _insert_exclusive(

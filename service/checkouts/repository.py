@@ -73,6 +73,7 @@ _GRANT_FACTS = (
         _GESTORES.c.responsiva_version,
         _GESTORES.c.responsiva_sha256,
         _GESTORES.c.totp_state,
+        _GESTORES.c.totp_seed_id,
         _GESTORES.c.totp_failures,
         _GESTORES.c.locked_until,
         _GESTORES.c.departed_at,
@@ -128,6 +129,19 @@ _OPEN_STATE = select(_CHECKOUTS.c.closed_at, _CHECKOUTS.c.close_reason).where(
 )
 # SET closed_at, close_reason: from the parameters' names.
 _CLOSE = update(_CHECKOUTS).where(_CHECKOUTS.c.id == bindparam("checkout_id"))
+# One check-in with a new credential at a time: only an open, unclaimed checkout is claimed.
+_CLAIM_CHECKIN = (
+    update(_CHECKOUTS)
+    .where(_CHECKOUTS.c.id == bindparam("checkout_id"), _OPEN)
+    .where(_CHECKOUTS.c.checkin_claimed_at.is_(None))
+    .values(checkin_claimed_at=bindparam("claim_at"))
+)
+# A failed write gives the claim back, while the checkout is open (closed, it stays as it is).
+_RELEASE_CHECKIN = (
+    update(_CHECKOUTS)
+    .where(_CHECKOUTS.c.id == bindparam("checkout_id"), _OPEN)
+    .values(checkin_claimed_at=None)
+)
 
 
 class CheckoutRepository(Repository):
@@ -250,6 +264,16 @@ class CheckoutRepository(Repository):
         """The checkout, locked, with ``owes_rotation`` for its account."""
         params = {"checkout_id": checkout_id}
         return (await self.session.execute(_FOR_CHECKIN, params)).first()
+
+    async def claim_checkin(self, checkout_id: str, at: datetime) -> bool:
+        """Claim the open checkout for one check-in; False when it is closed or claimed already."""
+        params = {"checkout_id": checkout_id, "claim_at": at}
+        claimed = await self.session.execute(_CLAIM_CHECKIN, params)
+        return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def release_checkin(self, checkout_id: str) -> None:
+        """Give a check-in's claim back (its write failed), if the checkout is still open."""
+        await self.session.execute(_RELEASE_CHECKIN, {"checkout_id": checkout_id})
 
     async def close(self, checkout_id: str, at: datetime, reason: str) -> None:
         params = {"checkout_id": checkout_id, "closed_at": at, "close_reason": reason}

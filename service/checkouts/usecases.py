@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import Row
 
 from service.audit.log import Entry
@@ -20,6 +21,9 @@ from service.principal import Caller
 from service.runtime import Runtime
 from service.uow import UnitOfWork
 from service.vault.client import SecretVersion
+
+log = structlog.get_logger("custodia.checkouts")
+CHECKIN_IN_PROGRESS = "A check-in of this checkout is already in progress"
 
 
 def checkout_out(row: Checkout | Row[Any]) -> CheckoutOut:
@@ -69,7 +73,11 @@ def _checked_in(account_id: str, checkout_id: str, new_version: int | None) -> E
 async def checkin(
     rt: Runtime, caller: Caller, checkout_id: str, new_credential: CredentialIn | None
 ) -> CheckedIn:
-    """The holder returns the account; a new credential is mandatory while rotation is owed."""
+    """The holder returns the account; a new credential is mandatory while rotation is owed.
+
+    A check-in with a new credential claims the checkout (committed) before Vault is
+    written: of concurrent check-ins one writes a version, the others get 409 at once.
+    """
     gestor_id = caller.principal.gestor_id if caller.principal else None
     now = rt.clock.now()
     error: DomainError | None = None
@@ -86,6 +94,8 @@ async def checkin(
             error = Conflict(f"The checkout expired at {rfc3339(row.expires_at)}")
         elif row.closed_at is not None:
             error = Conflict(f"The checkout is already closed ({row.close_reason})")
+        elif row.checkin_claimed_at is not None:
+            error = Conflict(CHECKIN_IN_PROGRESS)
         elif row.owes_rotation and new_credential is None:
             uow.record(
                 Entry(
@@ -103,6 +113,8 @@ async def checkin(
         elif new_credential is None:
             await repo.close(row.id, now, "checked_in")
             uow.record(_checked_in(row.account_id, row.id, None))
+        elif not await repo.claim_checkin(row.id, now):
+            error = Conflict(CHECKIN_IN_PROGRESS)
     if error is not None:
         raise error
     assert row is not None
@@ -120,20 +132,37 @@ async def _checkin_with(
     async def close(uow: UnitOfWork, version: SecretVersion) -> None:
         closed.append(await _close(uow, row.id, version))
 
-    version = await write_credential(
-        rt,
-        caller,
-        row.account_id,
-        new_credential,
-        reason="rotation at check-in" if row.owes_rotation else "new credential at check-in",
-        checkout_id=row.id,
-        also=close,
-    )
+    try:
+        version = await write_credential(
+            rt,
+            caller,
+            row.account_id,
+            new_credential,
+            reason="rotation at check-in" if row.owes_rotation else "new credential at check-in",
+            checkout_id=row.id,
+            also=close,
+        )
+    except Exception:
+        # The check-in did not record its version (one Vault kept is recorded by
+        # recovery): give the claim back, so the gestor can check in again.
+        await _release_claim(rt, caller, row.id)
+        raise
     # The row as the version's transaction left it (locked there, so as committed);
     # closed by then, by this check-in or by whatever closed it meanwhile.
     back = closed[-1]
     assert back.closed_at is not None and back.close_reason is not None
     return _checked_in_out(back, version.version, back.closed_at, back.close_reason)
+
+
+async def _release_claim(rt: Runtime, caller: Caller, checkout_id: str) -> None:
+    """Give the check-in claim back after its write failed."""
+    try:
+        async with rt.unit_of_work(caller) as uow:
+            await CheckoutRepository(uow).release_checkin(checkout_id)
+    except Exception as exc:
+        # The claim then stays until the checkout closes (expiry, departure); the
+        # gestor sees the write's error, not this one.
+        log.error("checkin_claim_kept", checkout_id=checkout_id, error_type=type(exc).__name__)
 
 
 async def _close(uow: UnitOfWork, checkout_id: str, version: SecretVersion) -> Checkout:

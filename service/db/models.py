@@ -62,6 +62,10 @@ class Gestor(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     totp_state: Mapped[str] = mapped_column(String(10), default="none")
     totp_failures: Mapped[int] = mapped_column(Integer, default=0)
+    # The gestor's latest TOTP seed in Vault (gestores/{id}/seeds/{totp_seed_id}): its
+    # pending enrolment, or its active factor, as totp_state says; after a reset, the
+    # seed left to destroy. None: the one path used before migration 0006.
+    totp_seed_id: Mapped[str | None] = mapped_column(Id)
     locked_until: Mapped[datetime | None] = mapped_column(Timestamp)
     responsiva_version: Mapped[str | None] = mapped_column(String(40))
     responsiva_sha256: Mapped[str | None] = mapped_column(String(64))
@@ -202,14 +206,22 @@ class Checkout(Base):
     closed_at: Mapped[datetime | None] = mapped_column(Timestamp)
     close_reason: Mapped[str | None] = mapped_column(String(40))
     credential_version: Mapped[int | None] = mapped_column(Integer)
+    # Set when a check-in with a new credential starts, before Vault is written: a
+    # second check-in of the same checkout is refused instead of writing on top.
+    checkin_claimed_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
 class TotpUsedStep(Base):
-    """One row per accepted (gestor, time step): a code is good once."""
+    """One row per accepted (gestor, seed, time step): a code is good once.
+
+    Keyed by the seed too, so a step used with a seed since reset says nothing
+    about the new seed's codes. ``seed_id`` is '' for the seed kept before 0006.
+    """
 
     __tablename__ = "totp_used_steps"
 
     gestor_id: Mapped[str] = mapped_column(ForeignKey("gestores.id"), primary_key=True)
+    seed_id: Mapped[str] = mapped_column(Id, primary_key=True)
     step: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     used_at: Mapped[datetime] = mapped_column(Timestamp)
 

@@ -183,8 +183,11 @@ def _account(entry: CaseFileEntry[str], label: tuple[str, str] | None) -> CaseFi
 
 async def destroy_seed(rt: Runtime, caller: Caller, gestor_id: str) -> CaseFile:
     """Destroy the departed gestor's TOTP seed in Vault, then say so in the case file."""
+    async with rt.reader() as r:
+        named = await DepartureRepository(r).gestor(gestor_id)
     try:
-        await rt.vault.destroy_totp_seed(gestor_id)
+        # The seed SQL names: its enrolment's own path (None: the one path before 0006).
+        await rt.vault.destroy_totp_seed(gestor_id, named.totp_seed_id if named else None)
     except (VaultUnavailable, VaultDenied) as exc:
         await rt.record(
             caller,

@@ -1,8 +1,11 @@
-"""A gestor's TOTP second factor at use time: lockout, one use per step, failures.
+"""A gestor's TOTP second factor at use time: lockout, one use per step, failures; reset.
 
 Shared by enrolment confirmation and checkout. The used step is a unique row
-(gestor, step), so a code is good once across restarts, replicas and
-concurrent requests. A replayed code counts as a failure like a wrong one.
+(gestor, seed, step), so a code is good once across restarts, replicas and
+concurrent requests, and a reset's new seed owes nothing to the old one's steps.
+A wrong code counts towards the lockout. A replay (a code of this seed already
+used, still in its window) is refused and audited but not counted: it proves
+the gestor holds the seed, and ten retries of one good code must not lock them out.
 """
 
 from __future__ import annotations
@@ -15,13 +18,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from service.audit.log import Entry
 from service.db.models import Gestor, TotpUsedStep
+from service.domain.events import AccessEnded
 from service.domain.totp import LockoutPolicy, LockoutState, register_failure
+from service.errors import NotFound
 from service.gestores.repository import GestorRepository
+from service.principal import Caller
+from service.runtime import Runtime
 from service.settings import Settings
 from service.uow import UnitOfWork
 
 _STEPS = cast(Table, TotpUsedStep.__table__)
-# The (gestor, step) primary key decides; a duplicate inserts nothing instead of failing.
+# The (gestor, seed, step) primary key decides; a duplicate inserts nothing, not an error.
 _BOOK_STEP = {
     "postgresql": postgresql.insert(_STEPS).on_conflict_do_nothing(),
     "sqlite": sqlite.insert(_STEPS).on_conflict_do_nothing(),
@@ -46,12 +53,19 @@ def lockout_state(gestor: Gestor) -> LockoutState:
     return LockoutState(failures=gestor.totp_failures, locked_until=gestor.locked_until)
 
 
-async def consume_step(uow: UnitOfWork, gestor_id: str, step: int, now: datetime) -> bool:
-    """Book the step for this gestor; False when it was already used (a replay)."""
+def seed_key(seed_id: str | None) -> str:
+    """The used steps' key for a seed ('' for the one kept before seeds had ids)."""
+    return seed_id or ""
+
+
+async def consume_step(
+    uow: UnitOfWork, gestor_id: str, seed_id: str | None, step: int, now: datetime
+) -> bool:
+    """Book the step of this gestor's seed; False when it was already used (a replay)."""
     session = uow.session
     booked = await session.execute(
         _BOOK_STEP[session.get_bind().dialect.name],
-        {"gestor_id": gestor_id, "step": step, "used_at": now},
+        {"gestor_id": gestor_id, "seed_id": seed_key(seed_id), "step": step, "used_at": now},
     )
     return bool(booked.rowcount == 1)  # type: ignore[attr-defined]
 
@@ -77,15 +91,19 @@ async def register_bad_code(
     account_id: str | None = None,
     then: Entry | None = None,
 ) -> None:
-    """Count a failure (maybe locking), audit it, then ``then`` (e.g. the refused checkout)."""
+    """Audit a refused code, then ``then`` (e.g. the refused checkout).
+
+    A wrong code counts a failure (maybe locking); a replay leaves the count as it is.
+    """
     now = uow.now()
     gestor = await GestorRepository(uow).get(gestor_id, lock=True)
     assert gestor is not None  # the caller's own row: tokens of deleted gestores cannot exist
     before = lockout_state(gestor)
-    after = register_failure(before, now, lockout_policy(uow.settings))
-    gestor.totp_failures = after.failures
-    gestor.locked_until = after.locked_until
-    await uow.flush()
+    after = before if replayed else register_failure(before, now, lockout_policy(uow.settings))
+    if after != before:
+        gestor.totp_failures = after.failures
+        gestor.locked_until = after.locked_until
+        await uow.flush()
     subject = f"gestor:{gestor_id}"
     uow.record(
         Entry(
@@ -97,7 +115,7 @@ async def register_bad_code(
             details={"purpose": purpose, "failures": after.failures},
         )
     )
-    if after.locked_until is not None and before.retry_after(now) is None:
+    if not replayed and after.locked_until is not None and before.retry_after(now) is None:
         uow.record(
             Entry(
                 "totp.locked",
@@ -110,3 +128,31 @@ async def register_bad_code(
         )
     if then is not None:
         uow.record(then)
+
+
+async def reset(rt: Runtime, caller: Caller, gestor_id: str) -> Gestor:
+    """SQL first, so the old factor stops working even while Vault is down; then the seed.
+
+    Whatever the old factor opened closes with it: the gestor's open checkouts are
+    force-closed in the same transaction (the gestor's row locked first, then theirs).
+    """
+    async with rt.unit_of_work(caller) as uow:
+        row = await GestorRepository(uow).get(gestor_id, lock=True)
+        if row is None:
+            raise NotFound(f"No gestor with id {gestor_id}")
+        previous = row.totp_state
+        row.totp_state = "none"
+        row.totp_failures = 0
+        row.locked_until = None
+        await uow.publish(AccessEnded("totp_reset", gestor_id=gestor_id))
+        uow.record(
+            Entry(
+                "totp.reset",
+                "ok",
+                subject=f"gestor:{gestor_id}",
+                details={"previous_state": previous},
+            )
+        )
+    # totp_seed_id still names the seed, so a retry after a Vault failure destroys it.
+    await rt.vault.destroy_totp_seed(gestor_id, row.totp_seed_id)
+    return row

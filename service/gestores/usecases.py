@@ -12,6 +12,7 @@ from service.domain.events import AccessEnded, CheckoutsClosed, RotationTriggere
 from service.domain.text_safety import check_text
 from service.domain.triggers import Trigger
 from service.errors import Conflict, InvalidInput, NotFound
+from service.gestores import second_factor
 from service.gestores.assignments import AssignmentRepository
 from service.gestores.repository import GestorRepository
 from service.gestores.schemas import AssignmentOut, GestorIn, GestorOut
@@ -183,23 +184,5 @@ async def assignments(rt: Runtime, account_id: str) -> list[AssignmentOut]:
 
 
 async def reset_totp(rt: Runtime, caller: Caller, gestor_id: str) -> GestorOut:
-    """SQL first, so the old factor stops working even while Vault is down; then the seed."""
-    async with rt.unit_of_work(caller) as uow:
-        row = await GestorRepository(uow).get(gestor_id, lock=True)
-        if row is None:
-            raise NotFound(f"No gestor with id {gestor_id}")
-        previous = row.totp_state
-        row.totp_state = "none"
-        row.totp_failures = 0
-        row.locked_until = None
-        uow.record(
-            Entry(
-                "totp.reset",
-                "ok",
-                subject=f"gestor:{gestor_id}",
-                details={"previous_state": previous},
-            )
-        )
-    # A retry after a Vault failure repeats this idempotently.
-    await rt.vault.destroy_totp_seed(gestor_id)
-    return gestor_out(row)
+    """The factor stops working and the gestor's checkouts close; then the seed is destroyed."""
+    return gestor_out(await second_factor.reset(rt, caller, gestor_id))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import uuid
 from datetime import datetime
 
 import segno
+import structlog
 
 from service.audit.log import Entry
 from service.db.models import Gestor
@@ -24,6 +26,9 @@ from service.gestores.usecases import get_gestor
 from service.me.schemas import Confirmed, Enrollment, ResponsivaOut
 from service.principal import Caller
 from service.runtime import Runtime
+
+log = structlog.get_logger("custodia.me")
+ALREADY_ACTIVE = "TOTP is already active; an admin must reset it before a new enrolment"
 
 
 def gestor_id_of(caller: Caller) -> str:
@@ -51,21 +56,47 @@ def qr_svg(uri: str) -> str:
 
 
 async def enrol(rt: Runtime, caller: Caller) -> Enrollment:
-    """A new seed, in Vault only; shown once as a URI and a QR code."""
+    """A new seed at its own path in Vault, named in SQL; shown once as a URI and a QR code.
+
+    Its own path: two enrolments racing each write their seed, and the one SQL
+    names last is the one a confirmation checks and activates; the other's is
+    destroyed. Nothing is ever overwritten under a confirmation in progress.
+    """
     gestor_id = gestor_id_of(caller)
     gestor = await _gestor(rt, gestor_id)
     if gestor.totp_state == "active":
-        raise Conflict("TOTP is already active; an admin must reset it before a new enrolment")
-    seed = generate_seed()
+        raise Conflict(ALREADY_ACTIVE)
+    seed, seed_id = generate_seed(), str(uuid.uuid4())
     uri = provisioning_uri(seed, gestor.email)
     # Vault first: a failure here leaves nothing half-done in SQL.
-    await rt.vault.put_totp_seed(gestor_id, seed)
+    await rt.vault.put_totp_seed(gestor_id, seed, seed_id)
+    error: DomainError | None = None
     async with rt.unit_of_work(caller) as uow:
         row = await GestorRepository(uow).get(gestor_id, lock=True)
         assert row is not None
-        row.totp_state = "pending"
-        uow.record(Entry("totp.enrolled", "ok", subject=f"gestor:{gestor_id}"))
+        superseded = row.totp_seed_id
+        if row.totp_state == "active":  # confirmed by a concurrent request meanwhile
+            error = Conflict(ALREADY_ACTIVE)
+        elif row.departed_at is not None:  # departed meanwhile: its seed is destroyed
+            error = Forbidden("The gestor has departed")
+        else:
+            row.totp_seed_id = seed_id
+            row.totp_state = "pending"
+            uow.record(Entry("totp.enrolled", "ok", subject=f"gestor:{gestor_id}"))
+    if error is not None:
+        await _destroy_seed(rt, gestor_id, seed_id)
+        raise error
+    # The enrolment this one replaced (or the path kept before seeds had ids) is dead.
+    await _destroy_seed(rt, gestor_id, superseded)
     return Enrollment(otpauth_uri=uri, qr_svg=qr_svg(uri))
+
+
+async def _destroy_seed(rt: Runtime, gestor_id: str, seed_id: str | None) -> None:
+    """Destroy a seed no enrolment uses; a Vault failure only leaves an unusable seed behind."""
+    try:
+        await rt.vault.destroy_totp_seed(gestor_id, seed_id)
+    except DomainError as exc:
+        log.warning("unused_totp_seed_kept", gestor_id=gestor_id, error_type=type(exc).__name__)
 
 
 async def confirm(rt: Runtime, caller: Caller, code: str) -> Confirmed:
@@ -83,7 +114,8 @@ async def confirm(rt: Runtime, caller: Caller, code: str) -> Confirmed:
             caller, Entry("totp.confirm_refused", "denied", subject=subject, reason="locked")
         )
         raise
-    seed = await rt.vault.get_totp_seed(gestor_id)
+    seed_id = gestor.totp_seed_id
+    seed = await rt.vault.get_totp_seed(gestor_id, seed_id)
     if seed is None:
         raise Conflict("The enrolment's seed is gone; enrol again")
     step = matching_step(seed, code, now)
@@ -92,11 +124,12 @@ async def confirm(rt: Runtime, caller: Caller, code: str) -> Confirmed:
         # slips past a lockout that another request has just set.
         row = await GestorRepository(uow).get(gestor_id, lock=True)
         assert row is not None
-        error = _confirm_refusal(row, now)
-        if error is not None:
-            reason = "locked" if isinstance(error, Locked) else "not_pending"
+        refused = _confirm_refusal(row, now, seed_id)
+        error: DomainError | None = None
+        if refused is not None:
+            reason, error = refused
             uow.record(Entry("totp.confirm_refused", "denied", subject=subject, reason=reason))
-        elif step is not None and await consume_step(uow, gestor_id, step, now):
+        elif step is not None and await consume_step(uow, gestor_id, seed_id, step, now):
             row.totp_state = "active"
             clear_failures(row)
             uow.record(Entry("totp.confirmed", "ok", subject=subject))
@@ -108,13 +141,21 @@ async def confirm(rt: Runtime, caller: Caller, code: str) -> Confirmed:
     return Confirmed(totp_state="active")
 
 
-def _confirm_refusal(row: Gestor, now: datetime) -> DomainError | None:
+def _confirm_refusal(
+    row: Gestor, now: datetime, seed_id: str | None
+) -> tuple[str, DomainError] | None:
+    """Why the pending enrolment cannot be confirmed now (reason, error), if it cannot."""
     if row.totp_state != "pending":
-        return Conflict("There is no pending TOTP enrolment to confirm")
+        return "not_pending", Conflict("There is no pending TOTP enrolment to confirm")
     try:
         ensure_not_locked(lockout_state(row), now)
     except Locked as locked:
-        return locked
+        return "locked", locked
+    if row.totp_seed_id != seed_id:
+        # The code was checked against a seed another enrolment has just replaced.
+        return "enrolment_replaced", Conflict(
+            "A newer enrolment replaced this one; confirm with a code of the newest"
+        )
     return None
 
 

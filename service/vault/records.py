@@ -18,6 +18,13 @@ from service.vault.types import SecretVersion
 WEBHOOK_KEY = "the webhook signing key"
 
 
+def _seed_path(gestor_id: str, seed_id: str | None) -> str:
+    """Where one enrolment's seed lives; None: the path of the seed kept before 0006."""
+    if seed_id is None:
+        return f"gestores/{gestor_id}/totp"
+    return f"gestores/{gestor_id}/seeds/{seed_id}"
+
+
 class KvRecords(ABC):
     """Seeds, the webhook key and fingerprint maps, as KV v2 secrets."""
 
@@ -44,25 +51,28 @@ class KvRecords(ABC):
         """Every version and the metadata; a path already gone is fine."""
 
     # -- gestor TOTP seeds -----------------------------------------------
+    # Each enrolment writes its own path, and SQL names the one in force
+    # (gestores.totp_seed_id), so two enrolments never overwrite one seed.
+    # ``seed_id`` None is the single path used before enrolments had their own.
 
-    async def put_totp_seed(self, gestor_id: str, seed: str) -> None:
+    async def put_totp_seed(self, gestor_id: str, seed: str, seed_id: str | None = None) -> None:
         await self.write_kv(
-            f"gestores/{gestor_id}/totp",
+            _seed_path(gestor_id, seed_id),
             {"seed": seed},
-            None,
+            None if seed_id is None else 0,  # a new enrolment's path holds nothing yet
             "storing a seed",
             f"gestor {gestor_id}",
         )
 
-    async def get_totp_seed(self, gestor_id: str) -> str | None:
+    async def get_totp_seed(self, gestor_id: str, seed_id: str | None = None) -> str | None:
         found = await self.read_kv(
-            f"gestores/{gestor_id}/totp", "reading a seed", f"gestor {gestor_id}"
+            _seed_path(gestor_id, seed_id), "reading a seed", f"gestor {gestor_id}"
         )
         return None if found is None else str(found[0]["seed"])
 
-    async def destroy_totp_seed(self, gestor_id: str) -> None:
+    async def destroy_totp_seed(self, gestor_id: str, seed_id: str | None = None) -> None:
         await self.destroy_kv(
-            f"gestores/{gestor_id}/totp", "destroying a seed", f"gestor {gestor_id}"
+            _seed_path(gestor_id, seed_id), "destroying a seed", f"gestor {gestor_id}"
         )
 
     # -- service secrets ---------------------------------------------------

@@ -44,8 +44,8 @@ def during_seed_read(c: Client, action: Callable[[], Awaitable[None]]) -> None:
     original = vault.get_totp_seed
     pending = [action]
 
-    async def get_totp_seed(gestor_id: str) -> str | None:
-        seed = await original(gestor_id)
+    async def get_totp_seed(gestor_id: str, seed_id: str | None = None) -> str | None:
+        seed = await original(gestor_id, seed_id)
         if pending:
             await pending.pop()()
         return seed

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pyotp
 from sqlalchemy import select
 
-from service.db.models import RotationObligation
+from service.db.models import Gestor, RotationObligation
 from tests.support.apps import AppFactory, Client, frozen, runtime_of
 from tests.support.factories import (
     create_account,
@@ -102,7 +102,10 @@ async def test_totp_enrolment_confirm_and_reset(make_client: AppFactory) -> None
     assert made.json()["qr_svg"].startswith("<svg") and "</svg>" in made.json()["qr_svg"]
     seed = seed_of(uri)
     assert len(seed) >= 32  # 160 bits of base32
-    assert await runtime_of(c).vault.get_totp_seed(gestor_id) == seed
+    # Each enrolment has its own seed path; SQL names it.
+    async with runtime_of(c).sessions() as session:
+        seed_id = await session.scalar(select(Gestor.totp_seed_id).where(Gestor.id == gestor_id))
+    assert await runtime_of(c).vault.get_totp_seed(gestor_id, seed_id) == seed
     wrong = await c.post("/v1/me/totp/confirm", json={"code": "000000"}, headers=headers)
     assert wrong.status_code == 401
     code = pyotp.TOTP(seed).at(clock.now())
@@ -114,7 +117,7 @@ async def test_totp_enrolment_confirm_and_reset(make_client: AppFactory) -> None
     assert me["totp_state"] == "active"
     reset = await c.post(f"/v1/gestores/{gestor_id}/totp/reset", headers=admin)
     assert reset.status_code == 200 and reset.json()["totp_state"] == "none"
-    assert await runtime_of(c).vault.get_totp_seed(gestor_id) is None
+    assert await runtime_of(c).vault.get_totp_seed(gestor_id, seed_id) is None
     assert (
         await c.post(f"/v1/gestores/{gestor_id}/totp/reset", headers=headers)
     ).status_code == 403
