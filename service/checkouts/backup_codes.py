@@ -136,8 +136,9 @@ async def _reveal(
     reveals = RevealRepository(uow)
     since = await reveals.codes_since(locked.account_id)
     replaced = _replaced_since_grant(locked, since)
-    if replaced is not None or since is None:
-        return replaced or Conflict("The account has no credential")
+    if replaced is not None:
+        return replaced
+    assert since is not None  # _replaced_since_grant refuses an account without one
     revealed = await reveals.revealed(locked.account_id, since)
     index = next_unused_code(len(codes), revealed)
     if index is None:

@@ -45,11 +45,11 @@ async def release(rt: Runtime, caller: Caller, checkout: NewCheckout) -> Granted
             f"Version {granted} of the credential is no longer in Vault (deleted or "
             "destroyed); the checkout was closed and nothing was released"
         )
-    # A departure, unassignment, retirement or hand-back may have force-closed the
-    # checkout while Vault answered: then its access ended, and nothing leaves.
     data, version = found
     codes = data.get("backup_codes")
     count = len(codes) if isinstance(codes, list) and codes else None
+    # A departure, unassignment, retirement or hand-back may have force-closed the
+    # checkout while Vault answered: then its access ended, and nothing leaves.
     async with rt.reader() as reader:
         still = await CheckoutRepository(reader).open_state(checkout.id)
         left = None if count is None else await _codes_left(reader, checkout, count)
