@@ -11,6 +11,7 @@ ACTIONS: frozenset[str] = frozenset(
         "audit.exported",
         "audit.queried",
         "audit.verified",
+        "checkout.backup_code_revealed",
         "checkout.checked_in",
         "checkout.checkin_refused",
         "checkout.expired",

@@ -8,8 +8,17 @@ from litestar import Controller, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from service.checkouts import usecases
+from service.checkouts.backup_codes import reveal_backup_code
 from service.checkouts.grant import grant
-from service.checkouts.schemas import CheckedIn, CheckinIn, CheckoutIn, CheckoutOut, Granted
+from service.checkouts.schemas import (
+    BackupCode,
+    BackupCodeIn,
+    CheckedIn,
+    CheckinIn,
+    CheckoutIn,
+    CheckoutOut,
+    Granted,
+)
 from service.http.auth import CallerDep, Rt, allow
 from service.http.problems import errors
 
@@ -67,6 +76,32 @@ class CheckoutController(Controller):
         data: JSONBody[CheckinIn],
     ) -> CheckedIn:
         return await usecases.checkin(rt, caller, checkout_id, data.new_credential)
+
+    @post(
+        "/{checkout_id:str}/backup-code",
+        summary="Reveal the next unused backup code, one at a time; audited before it leaves",
+        description=(
+            "The holder of an open checkout asks for one backup code with a reason: the "
+            "lowest index of the checkout version's set not revealed yet. Its "
+            "checkout.backup_code_revealed event (checkout, version, index; never the code) "
+            "commits first. A checkout answers only how many codes are left "
+            "(credential.backup_codes_left), never the codes. 409 once every code of the "
+            "set was revealed, when the checkout closed, or when a newer version replaced "
+            "the codes."
+        ),
+        guards=[allow("gestor")],
+        status_code=200,
+        responses=errors(404, 409, 503),
+    )
+    async def backup_code(
+        self,
+        rt: Rt,
+        caller: CallerDep,
+        checkout_id: FromPath[str],
+        data: JSONBody[BackupCodeIn],
+    ) -> Response[BackupCode]:
+        code = await reveal_backup_code(rt, caller, checkout_id, data.reason)
+        return Response(code, headers={"Cache-Control": "no-store"})
 
     @get("/", summary="List checkouts, newest first", guards=[allow("admin", "auditor")])
     async def list_checkouts(

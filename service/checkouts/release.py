@@ -6,11 +6,14 @@ from typing import Any
 
 from service.audit.log import Entry
 from service.checkouts.repository import CheckoutRepository, NewCheckout
+from service.checkouts.reveals import RevealRepository
 from service.checkouts.schemas import Credential, Granted, PlatformTotp
+from service.domain.exposure import codes_left
 from service.domain.totp import platform_code
 from service.errors import Conflict, DomainError, VaultUnavailable
 from service.principal import Caller
 from service.runtime import Runtime
+from service.uow import Reader
 
 
 async def release(rt: Runtime, caller: Caller, checkout: NewCheckout) -> Granted:
@@ -42,14 +45,17 @@ async def release(rt: Runtime, caller: Caller, checkout: NewCheckout) -> Granted
             f"Version {granted} of the credential is no longer in Vault (deleted or "
             "destroyed); the checkout was closed and nothing was released"
         )
+    data, version = found
+    codes = data.get("backup_codes")
+    count = len(codes) if isinstance(codes, list) and codes else None
     # A departure, unassignment, retirement or hand-back may have force-closed the
     # checkout while Vault answered: then its access ended, and nothing leaves.
     async with rt.reader() as reader:
         still = await CheckoutRepository(reader).open_state(checkout.id)
+        left = None if count is None else await _codes_left(reader, checkout, count)
     if still is None or still.closed_at is not None:
         closed_by = still.close_reason if still is not None else None
         raise await _closed_meanwhile(rt, caller, checkout, closed_by)
-    data, version = found
     platform = None
     if data.get("totp_secret"):
         code, valid = platform_code(str(data["totp_secret"]), rt.clock.now())
@@ -64,10 +70,20 @@ async def release(rt: Runtime, caller: Caller, checkout: NewCheckout) -> Granted
             password=data.get("password"),
             recovery_email=data.get("recovery_email"),
             recovery_phone=data.get("recovery_phone"),
-            backup_codes=data.get("backup_codes"),
+            backup_codes_left=left,
         ),
         platform_totp=platform,
     )
+
+
+async def _codes_left(reader: Reader, checkout: NewCheckout, count: int) -> int:
+    """How many of the version's ``count`` backup codes are unrevealed (they leave one by one)."""
+    reveals = RevealRepository(reader)
+    since = await reveals.codes_since(checkout.account_id)
+    if since is None or checkout.credential_version is None or since > checkout.credential_version:
+        return 0  # replaced since the grant: none of this set will leave
+    revealed = await reveals.revealed(checkout.account_id, since)
+    return codes_left(count, revealed)
 
 
 async def _closed_meanwhile(

@@ -22,7 +22,9 @@ class Credential(msgspec.Struct):
     password: str | None
     recovery_email: str | None
     recovery_phone: str | None
-    backup_codes: list[str] | None
+    # Backup codes leave one at a time (POST /v1/checkouts/{id}/backup-code): how many
+    # of the version's set are still unrevealed; None when it holds none.
+    backup_codes_left: int | None
 
 
 class PlatformTotp(msgspec.Struct):
@@ -37,6 +39,24 @@ class Granted(msgspec.Struct):
     credential_version: int
     credential: Credential
     platform_totp: PlatformTotp | None
+
+
+class BackupCodeIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+class BackupCode(msgspec.Struct):
+    """One backup code, released once after its audit event committed: never log it.
+
+    ``index`` is its place in the version's set (from 0); ``remaining``: how many
+    of the set are still unrevealed after it.
+    """
+
+    checkout_id: str
+    credential_version: int
+    index: int
+    code: str
+    remaining: int
 
 
 class CheckinIn(msgspec.Struct, forbid_unknown_fields=True):

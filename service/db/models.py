@@ -132,6 +132,10 @@ class Account(Base):
     two_factor_method: Mapped[str | None] = mapped_column(String(40))
     recovery_email_masked: Mapped[str | None] = mapped_column(String(254))
     recovery_phone_masked: Mapped[str | None] = mapped_column(String(40))
+    # The credential versions that set the current backup codes and platform TOTP seed
+    # (a later version may carry them over): who saw or wrote them since is exposed.
+    backup_codes_version: Mapped[int | None] = mapped_column(Integer)
+    totp_secret_version: Mapped[int | None] = mapped_column(Integer)
 
 
 @event.listens_for(Account, "before_insert")
@@ -266,6 +270,7 @@ class AuditCheckpoint(Base):
 
 # Still owed: neither satisfied by a rotation nor withdrawn when the account left custody.
 OPEN_OBLIGATION = "satisfied_at IS NULL AND withdrawn_at IS NULL"
+REQUIRES_PASSWORD = text("'[\"password\"]'")
 
 
 class RotationObligation(Base):
@@ -293,6 +298,10 @@ class RotationObligation(Base):
     overdue_notified_at: Mapped[datetime | None] = mapped_column(Timestamp)
     withdrawn_at: Mapped[datetime | None] = mapped_column(Timestamp)
     withdrawn_reason: Mapped[str | None] = mapped_column(String(20))
+    # The secrets the satisfying version must replace (service.domain.exposure).
+    requires: Mapped[list[Any]] = mapped_column(
+        JSON, default=lambda: ["password"], server_default=REQUIRES_PASSWORD
+    )
 
 
 class Incident(Base):

@@ -27,10 +27,18 @@ class CaseFileAccount(msgspec.Struct):
 
 
 class CaseFileObligation(msgspec.Struct):
+    """An obligation the departure opened or joined; ``why``: what the gestor knew.
+
+    ``requires`` lists what its satisfying version must replace (password,
+    backup_codes, totp_secret); case files stored before it existed owed the password.
+    """
+
     id: str
     account_id: str
     reason: str
     due_at: str
+    requires: list[str] = msgspec.field(default_factory=lambda: ["password"])
+    why: list[str] = msgspec.field(default_factory=list)
 
 
 class CaseFile(msgspec.Struct):

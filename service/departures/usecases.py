@@ -19,6 +19,7 @@ from service.db.models import Gestor
 from service.departures.repository import DepartureRepository
 from service.departures.schemas import CaseFile, CaseFileAccount, CaseFileObligation
 from service.domain.events import AccessEnded, CheckoutsClosed, ObligationRef, RotationTriggered
+from service.domain.exposure import SECRETS, WHY_REQUIRED
 from service.domain.rotation import CaseFileEntry, departure_case_file
 from service.domain.triggers import Trigger
 from service.errors import InvalidInput, NotFound, VaultDenied, VaultUnavailable
@@ -150,17 +151,29 @@ async def _end_access(uow: UnitOfWork, gestor: Gestor, at: datetime, reason: str
 async def _owe_rotations(
     uow: UnitOfWork, gestor_id: str, at: datetime, entries: list[CaseFileEntry[str]]
 ) -> list[CaseFileObligation]:
-    """An obligation for every account not rotated since the gestor's access to it ended."""
-    trigger = Trigger.gestor_departed(gestor_id, effective_at=at)
+    """An obligation for every account whose password, backup codes or seed the gestor knows.
+
+    The password: not rotated since their access ended. Codes they saw and a seed
+    they wrote are rotations' to find (service.rotations.handlers), even where the
+    password has changed since.
+    """
     obligations = []
     for entry in entries:
-        if not entry.needs_obligation:
-            continue
+        trigger = Trigger.gestor_departed(
+            gestor_id, effective_at=at, knows_password=entry.needs_obligation
+        )
         answers = await uow.publish(RotationTriggered(entry.account_id, trigger))
-        # No answer: handed back (Décima novena), no obligation to list.
+        # No answer: nothing known, or handed back (Décima novena): nothing to list.
         for ref in (a for a in answers if isinstance(a, ObligationRef)):
             obligations.append(
-                CaseFileObligation(ref.id, ref.account_id, ref.reason, rfc3339(ref.due_at))
+                CaseFileObligation(
+                    ref.id,
+                    ref.account_id,
+                    ref.reason,
+                    rfc3339(ref.due_at),
+                    requires=sorted(ref.requires),
+                    why=[WHY_REQUIRED[s] for s in SECRETS if s in ref.trigger_requires],
+                )
             )
     return obligations
 

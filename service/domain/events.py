@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from service.domain.exposure import PASSWORD_ONLY, Secret
 from service.domain.rotation import WithdrawReason
 from service.domain.triggers import Trigger
 
@@ -32,6 +33,9 @@ class CredentialWritten:
     ``password_changed`` compares against the version current before this write;
     ``writer_gestor_id`` is the gestor who chose it (None for an admin or the system);
     ``access_ended_during_write``: the checkout it came through closed before it was recorded.
+    ``replaced``: the secret fields ("password", "backup_codes", "totp_secret", ...) this
+    version set to new values, neither carried over from the previous version nor
+    removed; a writer that lists none replaced the password when ``password_changed``.
     """
 
     account_id: str
@@ -40,6 +44,7 @@ class CredentialWritten:
     password_changed: bool
     writer_gestor_id: str | None = None
     access_ended_during_write: bool = False
+    replaced: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +93,9 @@ class ObligationRef:
     account_id: str
     reason: str
     due_at: datetime
+    # What the satisfying version must replace, and what the trigger answered asked for.
+    requires: frozenset[Secret] = PASSWORD_ONLY
+    trigger_requires: frozenset[Secret] = PASSWORD_ONLY
 
 
 @dataclass(frozen=True, slots=True)

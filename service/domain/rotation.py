@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, get_args
 
+from service.domain.exposure import PASSWORD_ONLY, Secret
+
 if TYPE_CHECKING:
     from service.settings import Settings
 
@@ -84,13 +86,20 @@ class ObligationTerms:
     triggered_at: datetime
     due_at: datetime
     origins: tuple[Origin, ...]
+    # What the satisfying version must replace (service.domain.exposure).
+    requires: frozenset[Secret] = PASSWORD_ONLY
 
 
 def new_obligation(
-    reason: RotationReason, triggered_at: datetime, origin: Origin, policy: DeadlinePolicy
+    reason: RotationReason,
+    triggered_at: datetime,
+    origin: Origin,
+    policy: DeadlinePolicy,
+    requires: frozenset[Secret] = PASSWORD_ONLY,
 ) -> ObligationTerms:
     """Terms of a fresh obligation."""
-    return ObligationTerms(reason, triggered_at, due_at(reason, triggered_at, policy), (origin,))
+    due = due_at(reason, triggered_at, policy)
+    return ObligationTerms(reason, triggered_at, due, (origin,), requires)
 
 
 def merge_trigger(
@@ -99,16 +108,18 @@ def merge_trigger(
     triggered_at: datetime,
     origin: Origin,
     policy: DeadlinePolicy,
+    requires: frozenset[Secret] = PASSWORD_ONLY,
 ) -> ObligationTerms:
     """Fold a new trigger into the account's open obligation.
 
-    The earliest deadline wins and the origin is appended (once: repeating a
-    trigger, as an idempotent departure does, changes nothing). ``reason`` and
-    ``triggered_at`` stay those of the first trigger; the origins tell the rest.
+    The earliest deadline wins, the requirements add up, and the origin is
+    appended (once: repeating a trigger, as an idempotent departure does,
+    changes nothing). ``reason`` and ``triggered_at`` stay those of the first
+    trigger; the origins tell the rest.
     """
     due = min(existing.due_at, due_at(reason, triggered_at, policy))
     origins = existing.origins if origin in existing.origins else (*existing.origins, origin)
-    return replace(existing, due_at=due, origins=origins)
+    return replace(existing, due_at=due, origins=origins, requires=existing.requires | requires)
 
 
 def obligation_status(
@@ -151,20 +162,24 @@ def is_satisfied_by(
     origins: Iterable[Origin] = (),
     writer_gestor_id: str | None = None,
     access_ended_during_write: bool = False,
+    requires: frozenset[Secret] = PASSWORD_ONLY,
+    replaced: frozenset[str] = frozenset(),
 ) -> bool:
-    """Evidence rule: a service-written version, created after the trigger, new password.
+    """Evidence rule: a service-written version, created after the trigger, new secrets.
 
-    ``password_differs`` compares with the version current at ``triggered_at``;
+    The version must replace every secret the obligation ``requires``: the
+    password when ``password_differs`` (compared with the version current at
+    ``triggered_at``), and whatever else its writer ``replaced``.
     ``version_created_time`` is Vault's KV v2 metadata, not the service's clock.
     A version chosen by a gestor the obligation names (their departure or
     unassignment) never satisfies it: the leaver would know the password meant
     to lock them out. Nor does one whose checkout ended while it was written.
     """
+    done = replaced | ({"password"} if password_differs else frozenset())
     return (
         written_through_service
-        and counts_as_rotation(
-            password_differs, access_ended_during_write=access_ended_during_write
-        )
+        and not access_ended_during_write
+        and (requires or PASSWORD_ONLY) <= done
         and version_created_time > obligation_triggered_at
         and not names_gestor(origins, writer_gestor_id)
     )

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from service.domain.exposure import PASSWORD_ONLY, Exposure, Secret, leaver_requires
 from service.domain.rotation import Origin, RotationReason, make_origin
 
 
 @dataclass(frozen=True, slots=True)
 class Trigger:
-    """One cause of an obligation; ``triggered_at`` None means now, ``note`` is the audit reason."""
+    """One cause of an obligation; ``triggered_at`` None means now, ``note`` is the audit reason.
+
+    ``requires``: what the satisfying version must replace because of this cause.
+    """
 
     reason: RotationReason
     origin: Origin
     triggered_at: datetime | None = None
     note: str | None = None
+    requires: frozenset[Secret] = PASSWORD_ONLY
 
     @classmethod
     def gestor_unassigned(cls, gestor_id: str) -> Trigger:
@@ -23,10 +28,17 @@ class Trigger:
         return cls("gestor_unassigned", make_origin("gestor", gestor_id, "gestor_unassigned"))
 
     @classmethod
-    def gestor_departed(cls, gestor_id: str, effective_at: datetime) -> Trigger:
-        """An account of a departed gestor not rotated since their access to it ended."""
+    def gestor_departed(
+        cls, gestor_id: str, effective_at: datetime, *, knows_password: bool = True
+    ) -> Trigger:
+        """An account of a departed gestor; ``knows_password``: not rotated since access ended.
+
+        One whose password they no longer know may still owe new backup codes or
+        a new seed (``leaver_exposed``); with neither, it owes nothing.
+        """
         origin = make_origin("gestor", gestor_id, "gestor_departure")
-        return cls("gestor_departure", origin, triggered_at=effective_at)
+        requires = PASSWORD_ONLY if knows_password else frozenset()
+        return cls("gestor_departure", origin, triggered_at=effective_at, requires=requires)
 
     @classmethod
     def incident_reported(cls, incident_id: str, incident_type: str) -> Trigger:
@@ -48,6 +60,30 @@ class Trigger:
     def manual(cls, actor: str, reason: str) -> Trigger:
         """An admin opens an obligation, saying why."""
         return cls("manual", make_origin("manual", actor, reason), note=reason)
+
+
+def leaver(trigger: Trigger) -> str | None:
+    """The gestor whose leaving the trigger is (departure or unassignment); else None."""
+    origin = trigger.origin
+    return str(origin["id"]) if origin.get("type") == "gestor" else None
+
+
+def leaver_exposed(trigger: Trigger, exposure: Exposure) -> Trigger:
+    """The leaver's trigger, requiring also what they saw or wrote (DOMAIN.md rule 4).
+
+    The origin records what this leaver requires when it is more than (or other
+    than) the password; an origin without ``requires`` stands for the password.
+    """
+    requires = leaver_requires(trigger.requires, exposure)
+    origin = dict(trigger.origin)
+    if requires != PASSWORD_ONLY:
+        origin["requires"] = sorted(requires)
+    return replace(trigger, requires=requires, origin=origin)
+
+
+def origin_requires(origin: Origin) -> list[str]:
+    """What one origin asked the satisfying version to replace."""
+    return list(origin.get("requires") or sorted(PASSWORD_ONLY))
 
 
 def may_open_obligation(*, handed_back: bool, may_hold: bool) -> bool:

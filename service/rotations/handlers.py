@@ -19,6 +19,7 @@ from service.domain.events import (
     ObligationWithdrawn,
     RotationTriggered,
 )
+from service.domain.exposure import PASSWORD_ONLY, Secret, stored_requires
 from service.domain.rotation import (
     DeadlinePolicy,
     ObligationTerms,
@@ -27,19 +28,24 @@ from service.domain.rotation import (
     new_obligation,
     obligation_status,
 )
-from service.domain.triggers import Trigger, may_open_obligation
+from service.domain.triggers import Trigger, leaver, leaver_exposed, may_open_obligation
 from service.rotations.obligations import webhook_data
 from service.rotations.repository import RotationRepository
 from service.uow import UnitOfWork
 
 
-def ref(row: RotationObligation) -> ObligationRef:
-    return ObligationRef(row.id, row.account_id, row.reason, row.due_at)
+def ref(row: RotationObligation, asked: frozenset[Secret] = PASSWORD_ONLY) -> ObligationRef:
+    """The obligation as other features see it; ``asked``: what the trigger answered required."""
+    return ObligationRef(
+        row.id, row.account_id, row.reason, row.due_at, stored_requires(row.requires), asked
+    )
 
 
 async def on_rotation_triggered(uow: UnitOfWork, event: RotationTriggered) -> ObligationRef | None:
     """Open or merge the account's obligation; None when the account left custody.
 
+    A leaver's trigger also requires new backup codes, or a new seed, where they
+    saw or wrote them; one that then requires nothing opens nothing.
     The account row is read with a share lock: a hand-back or a change that
     makes the account unholdable locks it for update, so either it committed
     before (seen here) or it waits for this transaction.
@@ -49,8 +55,15 @@ async def on_rotation_triggered(uow: UnitOfWork, event: RotationTriggered) -> Ob
     handed_back = may_hold and await repo.ever_handed_back(event.account_id)
     if not may_open_obligation(handed_back=handed_back, may_hold=may_hold):
         return None
-    row, _ = await open_or_merge(uow, event.account_id, event.trigger)
-    return ref(row)
+    trigger = event.trigger
+    gestor_id = leaver(trigger)
+    if gestor_id is not None:
+        # Read after the leaver's checkouts closed: a code revealed up to then counts.
+        trigger = leaver_exposed(trigger, await repo.exposure(event.account_id, gestor_id))
+    if not trigger.requires:
+        return None
+    row, _ = await open_or_merge(uow, event.account_id, trigger)
+    return ref(row, trigger.requires)
 
 
 async def open_or_merge(
@@ -65,7 +78,7 @@ async def open_or_merge(
     repo = RotationRepository(uow)
     existing = await repo.owed(account_id, lock=True)
     if existing is None:
-        terms = new_obligation(trigger.reason, at, trigger.origin, policy)
+        terms = new_obligation(trigger.reason, at, trigger.origin, policy, trigger.requires)
         row = RotationObligation(
             id=str(uuid.uuid4()),
             account_id=account_id,
@@ -74,6 +87,7 @@ async def open_or_merge(
             triggered_at=terms.triggered_at,
             due_at=terms.due_at,
             origins=list(terms.origins),
+            requires=sorted(terms.requires),
         )
         existing = await repo.add_unless_owed(row)
         if existing is None:
@@ -84,12 +98,14 @@ async def open_or_merge(
         existing.triggered_at,
         existing.due_at,
         tuple(existing.origins),
+        stored_requires(existing.requires),
     )
-    merged = merge_trigger(current, trigger.reason, at, trigger.origin, policy)
+    merged = merge_trigger(current, trigger.reason, at, trigger.origin, policy, trigger.requires)
     if merged == current:
         return existing, False
     existing.due_at = merged.due_at
     existing.origins = list(merged.origins)
+    existing.requires = sorted(merged.requires)
     await uow.flush()
     _changed(uow, "rotation.merged", existing, trigger)
     return existing, True
@@ -108,6 +124,7 @@ def _changed(uow: UnitOfWork, action: str, row: RotationObligation, trigger: Tri
                 "origin": trigger.origin,
                 "due_at": rfc3339(row.due_at),
                 "origins": len(row.origins),
+                "requires": sorted(stored_requires(row.requires)),
             },
         )
     )
@@ -117,7 +134,11 @@ def _changed(uow: UnitOfWork, action: str, row: RotationObligation, trigger: Tri
 async def on_credential_written(
     uow: UnitOfWork, event: CredentialWritten
 ) -> ObligationSatisfied | None:
-    """Satisfy the owed obligation if this new version is the evidence it waits for."""
+    """Satisfy the owed obligation if this new version is the evidence it waits for.
+
+    It must replace every secret the obligation requires: a new password alone
+    does not answer for backup codes or a seed that a leaver knew.
+    """
     obligation = await RotationRepository(uow).owed(event.account_id)
     if obligation is None or not is_satisfied_by(
         obligation.triggered_at,
@@ -127,6 +148,8 @@ async def on_credential_written(
         origins=obligation.origins,
         writer_gestor_id=event.writer_gestor_id,
         access_ended_during_write=event.access_ended_during_write,
+        requires=stored_requires(obligation.requires),
+        replaced=event.replaced,
     ):
         return None
     obligation.satisfied_at = uow.now()
@@ -139,7 +162,11 @@ async def on_credential_written(
             "ok",
             account_id=event.account_id,
             subject=f"obligation:{obligation.id}",
-            details={"version": event.version, "reason": obligation.reason},
+            details={
+                "version": event.version,
+                "reason": obligation.reason,
+                "requires": sorted(stored_requires(obligation.requires)),
+            },
         )
     )
     uow.notify("rotation.satisfied", webhook_data(obligation, uow.now()))

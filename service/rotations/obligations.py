@@ -9,6 +9,7 @@ import msgspec
 
 from service.clock import rfc3339
 from service.db.models import RotationObligation
+from service.domain.exposure import stored_requires
 from service.domain.rotation import obligation_status
 from service.rotations.schemas import ObligationOut, OriginOut
 
@@ -32,7 +33,10 @@ def obligation_out(row: RotationObligation, now: datetime) -> ObligationOut:
         satisfied_by=row.satisfied_by,
         withdrawn_at=_ts(row.withdrawn_at),
         withdrawn_reason=row.withdrawn_reason,
-        origins=[OriginOut(o["type"], o["id"], o["reason"]) for o in row.origins],
+        origins=[
+            OriginOut(o["type"], o["id"], o["reason"], o.get("requires")) for o in row.origins
+        ],
+        requires=sorted(stored_requires(row.requires)),
     )
 
 

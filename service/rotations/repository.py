@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Exists, Select, and_, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from service.db.models import Account, AuditEvent, RotationObligation
+from service.db.models import Account, AuditEvent, Checkout, CredentialVersion, RotationObligation
 from service.db.work import Repository
 from service.domain.accounts import AccountProfile, may_hold_credential
 from service.domain.custody import HANDED_BACK
+from service.domain.exposure import BACKUP_CODE_REVEALED, Exposure, revealed_index, set_by_version
 from service.domain.rotation import RotationStatus
 
 Ob = RotationObligation
@@ -119,6 +121,55 @@ class RotationRepository(Repository):
         )
         return bool((await self.session.execute(query)).scalar())
 
+    async def exposure(self, account_id: str, gestor_id: str) -> Exposure:
+        """Whether the gestor saw a current backup code, or wrote the current platform seed."""
+        facts = (
+            await self.session.execute(
+                select(
+                    Account.credential_version,
+                    Account.backup_codes_version,
+                    Account.totp_secret_version,
+                    Account.two_factor_method,
+                ).where(Account.id == account_id)
+            )
+        ).first()
+        if facts is None:
+            return Exposure()
+        codes_since = set_by_version(facts.backup_codes_version, facts.credential_version)
+        seed_since = set_by_version(
+            facts.totp_secret_version,
+            facts.credential_version,
+            present=facts.two_factor_method == "totp",
+        )
+        return Exposure(
+            saw_backup_codes=codes_since is not None
+            and await self._saw_codes(account_id, gestor_id, codes_since),
+            wrote_totp_secret=seed_since is not None
+            and await self._wrote(account_id, gestor_id, seed_since),
+        )
+
+    async def _saw_codes(self, account_id: str, gestor_id: str, since: int) -> bool:
+        """Whether a code of the set current since ``since`` was revealed to the gestor."""
+        query = select(AuditEvent.details).where(
+            AuditEvent.account_id == account_id,
+            AuditEvent.action == BACKUP_CODE_REVEALED,
+            AuditEvent.outcome == "ok",
+            AuditEvent.actor == f"gestor:{gestor_id}",
+        )
+        found = await self.session.scalars(query)
+        return any(revealed_index(json.loads(details), since) is not None for details in found)
+
+    async def _wrote(self, account_id: str, gestor_id: str, version: int) -> bool:
+        """Whether the gestor wrote that version (through their checkout)."""
+        query = (
+            select(CredentialVersion.written_by, Checkout.gestor_id)
+            .outerjoin(Checkout, Checkout.id == CredentialVersion.checkout_id)
+            .where(CredentialVersion.account_id == account_id)
+            .where(CredentialVersion.version == version)
+        )
+        row = (await self.session.execute(query)).first()
+        return row is not None and gestor_id in (row.gestor_id, _gestor_of(row.written_by))
+
     async def search(
         self,
         now: datetime,
@@ -180,3 +231,8 @@ class RotationRepository(Repository):
         )
         rows = await self.session.execute(query)
         return [(r[0], r[1], r[2], bool(r[3])) for r in rows]
+
+
+def _gestor_of(actor: str | None) -> str | None:
+    """The gestor id of an audit actor ``gestor:<id>``; None for anyone else."""
+    return actor.removeprefix("gestor:") if actor and actor.startswith("gestor:") else None

@@ -7,10 +7,12 @@ from typing import Annotated, Any
 import msgspec
 
 
-class OriginOut(msgspec.Struct):
+class OriginOut(msgspec.Struct, omit_defaults=True):
     type: str
     id: Any
     reason: str
+    # A leaver's origin that requires more (or other) than the password says so.
+    requires: list[str] | None = None
 
 
 class ObligationOut(msgspec.Struct):
@@ -27,6 +29,8 @@ class ObligationOut(msgspec.Struct):
     withdrawn_at: str | None
     withdrawn_reason: str | None
     origins: list[OriginOut]
+    # What the satisfying version must replace: password, backup_codes, totp_secret.
+    requires: list[str]
 
 
 class SummaryCounts(msgspec.Struct):
