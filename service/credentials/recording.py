@@ -92,8 +92,19 @@ async def record_version(uow: UnitOfWork, account_id: str, written: Written) -> 
             password_changed=rotation,
             writer_gestor_id=writer,
             access_ended_during_write=ended,
+            replaced=_replaced(written, rotation),
         )
     )
+
+
+def _replaced(written: Written, rotation: bool) -> frozenset[str]:
+    """The secrets this version set anew: sent with it (a carried-over or removed one was not).
+
+    Removed backup codes or a removed seed may still work on the platform, so only
+    a version that sends new ones replaces them.
+    """
+    sent = {name for name in ("backup_codes", "totp_secret") if name in written.secret}
+    return frozenset(sent | ({"password"} if rotation else set()))
 
 
 async def _closed_checkout(uow: UnitOfWork, checkout_id: str | None) -> str | None:
@@ -125,6 +136,11 @@ def _keep_newest_facts(account: Account, written: Written, uow: UnitOfWork) -> N
     account.credential_version = version.version
     account.credential_created_time = version.created_time
     account.two_factor_method = "totp" if "totp_secret" in fields else None
+    # Which version set the codes and the seed in use (a departure asks who saw them).
+    if "backup_codes" in secret:
+        account.backup_codes_version = version.version
+    if "totp_secret" in secret:
+        account.totp_secret_version = version.version
     if "recovery_email" in secret or "recovery_email" not in fields:
         account.recovery_email_masked = mask_email(secret.get("recovery_email"))
     if "recovery_phone" in secret or "recovery_phone" not in fields:

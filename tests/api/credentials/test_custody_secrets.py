@@ -4,7 +4,6 @@ every table (and the SQLite file with its WAL) and a real uvicorn's stdout are s
 from __future__ import annotations
 
 import asyncio
-import re
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,12 +11,12 @@ from typing import Any
 
 import httpx
 import pyotp
-from sqlalchemy import MetaData, select
 
 from service.principal import SYSTEM
 from service.settings import Settings
 from service.tokens.usecases import issue_token
 from tests.support.apps import Client, runtime_of
+from tests.support.canaries import SERVE, dump_tables, leaks
 from tests.support.factories import account_body, handle_uid, seed_of, uid
 from tests.support.processes import ServiceProcess
 
@@ -25,11 +24,6 @@ PASSWORD = "CanaryPw-7f3a9c1e"
 ROTATED = "CanaryRot-4b8d2e"
 BACKUP = "CanaryBk-19d2aa"
 PLATFORM_SEED = "CANARYSEEDQQQQQQZZZZ2345"
-
-
-def code_pattern(code: str) -> re.Pattern[str]:
-    """A six-digit code standing alone: not inside a hex id, a time fraction or a number."""
-    return re.compile(rf"(?<![0-9A-Fa-f.:\-]){code}(?![0-9A-Fa-f])")
 
 
 async def run_flow(http: httpx.AsyncClient, admin: dict[str, str]) -> dict[str, Any]:
@@ -116,24 +110,6 @@ async def run_flow(http: httpx.AsyncClient, admin: dict[str, str]) -> dict[str, 
     }
 
 
-def leaks(text: str, secrets: dict[str, Any]) -> list[str]:
-    found = [s for s in secrets["strings"] if s in text]
-    found += [c for c in secrets["codes"] if code_pattern(c).search(text)]
-    return found
-
-
-async def dump_tables(client: Client) -> str:
-    rt = runtime_of(client)
-    meta = MetaData()
-    async with rt.engine.connect() as conn:
-        await conn.run_sync(meta.reflect)
-        parts = []
-        for table in meta.sorted_tables:
-            for row in (await conn.execute(select(table))).all():
-                parts.append(f"{table.name}: {tuple(row)!r}")
-    return "\n".join(parts)
-
-
 async def test_no_secret_in_sql(client: Client, admin: dict[str, str]) -> None:
     secrets = await run_flow(client, admin)
     dump = await dump_tables(client)
@@ -151,13 +127,6 @@ async def test_no_secret_in_sql(client: Client, admin: dict[str, str]) -> None:
                     ["cat", str(file)], capture_output=True, check=True
                 ).stdout.decode("latin-1")
                 assert [s for s in secrets["strings"] if s in raw] == [], file
-
-
-SERVE = (
-    "import uvicorn; from service.app import create_app; from service.settings import Settings; "
-    "s = Settings.from_env(); "
-    "uvicorn.run(create_app(s), host=s.host, port=s.port, log_config=None, log_level='debug')"
-)
 
 
 async def test_no_secret_in_logs_of_a_real_server(

@@ -19,9 +19,10 @@ import pyotp
 from service.principal import SYSTEM
 from service.settings import Settings
 from service.tokens.usecases import issue_token
-from tests.conftest import ROOT, Client, runtime_of
-from tests.custody_helpers import seed_of
-from tests.test_custody_secrets import SERVE, dump_tables, free_port, leaks
+from tests.support.apps import ROOT, Client, runtime_of
+from tests.support.canaries import SERVE, dump_tables, leaks
+from tests.support.factories import seed_of
+from tests.support.processes import free_port
 
 PASSWORD = "CanaryPw-0b5e71aa"
 BACKUP_CODES = ["CanaryBk-6c04e1", "CanaryBk-93d7f0"]

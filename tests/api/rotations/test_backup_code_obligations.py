@@ -9,18 +9,15 @@ from typing import Any
 
 import msgspec
 import pyotp
-import pytest
 
 from service.db.models import Account, CredentialVersion
 from service.departures.schemas import CaseFile
 from service.domain.events import CredentialWritten, ObligationSatisfied
 from service.runtime import Runtime
 from service.vault.types import SecretVersion
-from tests.conftest import AppFactory, Client, bearer, runtime_of
-from tests.custody_helpers import ready_gestor
-from tests.rotation_helpers import admin_caller
-from tests.test_backup_codes import CODES, PLATFORM_SEED, check_out, holder, reveal
-from tests.test_checkouts import account_with_credential, frozen
+from tests.support.apps import AppFactory, Client, bearer, frozen, runtime_of
+from tests.support.backup_codes import CODES, PLATFORM_SEED, check_out_now, holder, reveal
+from tests.support.factories import account_with_credential, admin_caller, ready_gestor
 
 NEW_SEED = "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU"
 NEW_CODES = ["NUEVO-0000", "NUEVO-1111"]
@@ -85,7 +82,8 @@ async def owed(c: Client, admin: dict[str, str], account_id: str) -> list[Any]:
 
 
 async def put(c: Client, headers: dict[str, str], account_id: str, **secret: Any) -> int:
-    resp = await c.put(
+    """A merge (PATCH): what it does not name is carried over, so it replaces only that."""
+    resp = await c.patch(
         f"/v1/accounts/{account_id}/credential",
         json={"username": "oficial", **secret},
         headers=headers,
@@ -136,10 +134,6 @@ async def test_who_saw_a_code_and_leaves_owes_new_codes(make_client: AppFactory)
     assert done["status"] == "satisfied" and done["satisfied_by_version"] == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="credentials must fill CredentialWritten.replaced (wired by the lead at merge)",
-)
 async def test_a_version_with_new_codes_through_the_api_satisfies(make_client: AppFactory) -> None:
     c, _, admin = await frozen(make_client)
     seen, (gestor, headers, _), granted = await holder(c, admin)
@@ -192,7 +186,7 @@ async def test_who_wrote_the_platform_seed_and_leaves_owes_a_new_seed(
     clock = rt.clock
     account_id = await account_with_credential(c, admin, totp_secret=PLATFORM_SEED)
     writer, writer_headers, writer_seed = await ready_gestor(c, admin, account_id, clock.now())
-    granted = await check_out(c, account_id, writer_headers, writer_seed)
+    granted = await check_out_now(c, account_id, writer_headers, writer_seed)
     assert await put(c, writer_headers, account_id, password="Del-Gestor-2", totp_secret=NEW_SEED)
     back = await c.post(
         f"/v1/checkouts/{granted['checkout_id']}/checkin", json={}, headers=writer_headers
@@ -200,7 +194,7 @@ async def test_who_wrote_the_platform_seed_and_leaves_owes_a_new_seed(
     assert back.status_code == 200, back.text
     # Another gestor is handed the platform's current code, never its seed.
     reader, reader_headers, reader_seed = await ready_gestor(c, admin, account_id, clock.now())
-    out = await check_out(c, account_id, reader_headers, reader_seed)
+    out = await check_out_now(c, account_id, reader_headers, reader_seed)
     now = clock.now()
     platform = {pyotp.TOTP(NEW_SEED).at(now - timedelta(seconds=s)) for s in (0, 30)}
     assert out["platform_totp"]["code"] in platform

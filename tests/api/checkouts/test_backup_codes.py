@@ -9,8 +9,6 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
-import pyotp
 import pytest
 from sqlalchemy.exc import OperationalError
 
@@ -18,40 +16,10 @@ import service.uow
 from service.audit.log import append
 from service.domain.exposure import BACKUP_CODE_REVEALED
 from tests.bao_server import DevServer
-from tests.conftest import AppFactory, Client, runtime_of
-from tests.custody_helpers import events, head_seq, ready_gestor
-from tests.test_checkouts import account_with_credential, checkout_body, frozen
-
-CODES = ["RESPALDO-0000", "RESPALDO-1111", "RESPALDO-2222"]
-PLATFORM_SEED = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-WHY = "entrar desde un equipo nuevo"
-
-
-async def check_out(c: Client, account_id: str, headers: dict[str, str], seed: str) -> Any:
-    resp = await c.post(
-        f"/v1/accounts/{account_id}/checkouts",
-        json=checkout_body(pyotp.TOTP(seed).at(runtime_of(c).clock.now())),
-        headers=headers,
-    )
-    assert resp.status_code == 201, resp.text
-    return resp.json()
-
-
-async def reveal(
-    c: Client, checkout_id: str, headers: dict[str, str], reason: str = WHY
-) -> httpx.Response:
-    return await c.post(
-        f"/v1/checkouts/{checkout_id}/backup-code", json={"reason": reason}, headers=headers
-    )
-
-
-async def holder(c: Client, admin: dict[str, str], **credential: Any) -> tuple[str, Any, Any]:
-    """An account (codes and seed by default) checked out by a ready gestor: ids and headers."""
-    fields = {"backup_codes": CODES, "totp_secret": PLATFORM_SEED, **credential}
-    account_id = await account_with_credential(c, admin, **fields)
-    gestor_id, headers, seed = await ready_gestor(c, admin, account_id, runtime_of(c).clock.now())
-    granted = await check_out(c, account_id, headers, seed)
-    return account_id, (gestor_id, headers, seed), granted
+from tests.support.apps import AppFactory, frozen, runtime_of
+from tests.support.backup_codes import CODES, WHY, check_out_now, holder, reveal
+from tests.support.factories import account_with_credential, ready_gestor
+from tests.support.reads import events, head_seq
 
 
 async def test_codes_leave_one_at_a_time_each_audited(
@@ -114,7 +82,7 @@ async def test_codes_leave_one_at_a_time_each_audited(
     closed = await reveal(c, checkout_id, headers)
     assert closed.status_code == 409 and "already closed" in closed.json()["detail"]
     clock.advance(timedelta(seconds=30))
-    again = await check_out(c, account_id, headers, seed)
+    again = await check_out_now(c, account_id, headers, seed)
     assert again["credential"]["backup_codes_left"] == 0
 
 
@@ -135,7 +103,7 @@ async def test_an_account_without_codes_has_none_to_give(make_client: AppFactory
     c, _, admin = await frozen(make_client)
     account_id = await account_with_credential(c, admin)
     _, headers, seed = await ready_gestor(c, admin, account_id, runtime_of(c).clock.now())
-    granted = await check_out(c, account_id, headers, seed)
+    granted = await check_out_now(c, account_id, headers, seed)
     assert granted["credential"]["backup_codes_left"] is None
     resp = await reveal(c, granted["checkout_id"], headers)
     assert resp.status_code == 409 and "holds no backup codes" in resp.json()["detail"]
@@ -195,7 +163,8 @@ async def test_a_checkout_closed_during_the_vault_read_releases_nothing(
 async def test_codes_replaced_after_the_grant_are_not_released(make_client: AppFactory) -> None:
     c, _, admin = await frozen(make_client)
     account_id, (_, headers, _), granted = await holder(c, admin)
-    put = await c.put(
+    # A merge: new codes and password, the platform seed carried over.
+    put = await c.patch(
         f"/v1/accounts/{account_id}/credential",
         json={"username": "oficial", "password": "Clave-Nueva-2", "backup_codes": ["NUEVO-1"]},
         headers=admin,
