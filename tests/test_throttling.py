@@ -91,6 +91,9 @@ async def test_refusals_on_one_instance_count_on_another(make_client: AppFactory
         assert throttled.headers["content-type"].startswith("application/problem+json")
         assert throttled.json()["status"] == 429
         assert "this token" in throttled.json()["detail"]
+        assert throttled.headers["x-content-type-options"] == "nosniff"
+        assert throttled.headers["cache-control"] == "no-store"
+        assert throttled.headers["x-request-id"]
 
     # Throttled before any handler: a further checkout attempt records nothing.
     refused_before = len(await events(a, "checkout.refused", actor))
