@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections.abc import AsyncIterator
@@ -124,6 +125,31 @@ async def test_refusals_on_one_instance_count_on_another(make_client: AppFactory
     assert (await a.get("/v1/tokens", headers=token)).status_code == 429
     assert (await b.get("/v1/tokens", headers=token)).status_code == 429
     assert len(await summaries(a, subject_of(token))) == 2
+
+
+async def test_concurrent_refusals_are_all_counted_and_summarised_once(
+    make_client: AppFactory,
+) -> None:
+    clock = FrozenClock(START)
+    a = await make_client(clock=clock, **LIMITS)
+    b = await make_client(clock=clock, **LIMITS)
+    token = await admin_token(a)
+    url = f"/v1/accounts/{secrets.token_hex(4)}/checkouts"
+    answers = await asyncio.gather(
+        *(c.post(url, json=CHECKOUT, headers=token) for c in (a, b, a, b, a, b))
+    )
+    refused = sum(r.status_code == 403 for r in answers)
+    assert refused >= 3 and all(r.status_code in (403, 429) for r in answers)
+    key = token_key(token_digest(token["Authorization"].removeprefix("Bearer ")))
+    statement = select(Throttle.refusals).where(Throttle.key == key.digest)
+    async with runtime_of(a).reader() as reader:
+        counted = (await reader.session.execute(statement)).scalar_one()
+    assert counted == refused  # no lost update between the replicas
+    throttled = await asyncio.gather(
+        *(c.get("/v1/tokens", headers=token) for c in (a, b, a, b, a, b))
+    )
+    assert {r.status_code for r in throttled} == {429}
+    assert len(await summaries(a, subject_of(token))) == 1
 
 
 async def test_a_replica_that_never_saw_the_key_lets_at_most_one_refusal_through(
