@@ -20,6 +20,7 @@ from service.jobs.supervisor import Supervisor
 from service.logs.observability import configure_logging, request_log_middleware
 from service.runtime import build_runtime
 from service.settings import Settings
+from service.throttling.middleware import document_throttling, throttle_refusals
 
 VERSION = "0.1.0"
 
@@ -43,6 +44,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         dependencies=DEPENDENCIES,
         middleware=[
             request_log_middleware(rt.metrics),
+            throttle_refusals(rt),
             require_json_bodies,
             DefineMiddleware(BearerTokenMiddleware, exclude=PUBLIC_PATHS),
         ],
@@ -74,5 +76,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         debug=False,
     )
     document_problems(app, PUBLIC_PREFIXES)
+    document_throttling(app)
     app.state.runtime = rt
     return app

@@ -5,6 +5,7 @@ Nothing here is read at import time: call :meth:`Settings.from_env`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -44,6 +45,14 @@ class Settings:
     vault_port: int = 8200
     log_level: str = "INFO"
     max_body_bytes: int = 64 * 1024
+    # Refusals (401, 403, 423; 404 and 409 of a write) a token or address may earn in one
+    # window before its requests get 429 (service.throttling).
+    throttle_window_seconds: int = 60
+    throttle_token_refusals: int = 30
+    throttle_address_refusals: int = 60
+    # Not limited by address (their tokens still are): the local stack, or a reverse
+    # proxy that does not forward the client's address, where one address is everyone.
+    throttle_exempt_addresses: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     http_max_header_bytes: int = 16 * 1024
     http_max_headers: int = 100
     http_header_timeout_seconds: float = 10.0
@@ -121,6 +130,21 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"CUSTODIA_{name.upper()} must be at least 1")
+        for name in (
+            "throttle_window_seconds",
+            "throttle_token_refusals",
+            "throttle_address_refusals",
+        ):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"CUSTODIA_{name.upper()} must be at least 1")
+        for network in self.throttle_exempt_addresses:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    "CUSTODIA_THROTTLE_EXEMPT_ADDRESSES must be comma-separated IP addresses "
+                    "or networks (CIDR)"
+                ) from None
         for name in ("http_header_timeout_seconds", "http_body_timeout_seconds"):
             if not getattr(self, name) > 0:
                 raise SettingsError(f"CUSTODIA_{name.upper()} must be more than 0")

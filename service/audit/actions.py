@@ -37,6 +37,7 @@ ACTIONS: frozenset[str] = frozenset(
         "handover.created",
         "handover.rendered",
         "incident.reported",
+        "request.throttled",
         "responsiva.accepted",
         "rotation.merged",
         "rotation.opened",

@@ -371,3 +371,20 @@ class WebhookAttempt(Base):
     outcome: Mapped[str] = mapped_column(String(20))
     status_code: Mapped[int | None] = mapped_column(Integer)
     attempted_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class Throttle(Base):
+    """Refusals of one token or client address in one fixed window (service.throttling).
+
+    ``key`` is a SHA-256, never a token or its lookup digest. The primary key leads
+    with the window, so the cleanup of old windows is a range scan.
+    """
+
+    __tablename__ = "throttles"
+
+    window_start: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    refusals: Mapped[int] = mapped_column(Integer)
+    # Set by the first throttled request of the window, which records the summary event.
+    summarised: Mapped[bool] = mapped_column(Boolean, default=False)

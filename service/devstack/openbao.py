@@ -18,7 +18,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from service.devstack.vaultinit import LocalVaultError, init_and_unseal, wait_for_health
+from service.devstack.vaultinit import (
+    LocalVaultError,
+    init_and_unseal,
+    wait_for_health,
+    write_private,
+)
 
 INIT_LABEL = (
     "LOCAL DEVELOPMENT ONLY. Unseal key and root token of the OpenBao started by "
@@ -138,11 +143,30 @@ def _stop_stale(paths: OpenBaoPaths) -> None:
             time.sleep(0.1)
 
 
+def make_private(root: Path) -> None:
+    """Create ``root`` if needed; make it and every folder in it 0700, every file 0600.
+
+    For what an older version (or an older OpenBao run) left readable: the
+    storage, the keys in ``init.json``, the audit log.
+    """
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    root.chmod(0o700)
+    for folder, folders, files in os.walk(root):
+        for name, mode in [(n, 0o700) for n in folders] + [(n, 0o600) for n in files]:
+            path = Path(folder) / name
+            if not path.is_symlink():  # a link's target is not ours to change
+                path.chmod(mode)
+
+
 def start_openbao(home: Path, vault_port: int, timeout: float = 20.0) -> OpenBaoProcess:
-    """Write the config and start ``bao server``; return once its listener answers."""
+    """Write the config and start ``bao server``; return once its listener answers.
+
+    Everything under ``openbao/`` is private to its owner: the folders 0700, the
+    files 0600, and bao runs with umask 077 so that what it creates is too.
+    """
     paths = OpenBaoPaths(home.resolve() / "openbao")
-    paths.data.mkdir(parents=True, exist_ok=True)
-    paths.root.chmod(0o700)
+    make_private(paths.root)
+    paths.data.mkdir(mode=0o700, exist_ok=True)
     _stop_stale(paths)
     for port in (vault_port, vault_port + 1):
         if not _port_free(port):
@@ -150,8 +174,9 @@ def start_openbao(home: Path, vault_port: int, timeout: float = 20.0) -> OpenBao
                 f"port {port} is in use: OpenBao needs CUSTODIA_VAULT_PORT ({vault_port}) "
                 "and the next port for its cluster listener"
             )
-    paths.config.write_text(render_config(paths, vault_port), encoding="utf-8")
-    with paths.server_log.open("ab") as log:
+    write_private(paths.config, render_config(paths, vault_port))
+    log_fd = os.open(paths.server_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(log_fd, "ab") as log:
         # Own session: a terminal Ctrl-C reaches only us, and we stop bao after the API.
         process = subprocess.Popen(  # noqa: S603 - fixed argv, our own binary
             [bao_binary(), "server", f"-config={paths.config}"],
@@ -159,8 +184,9 @@ def start_openbao(home: Path, vault_port: int, timeout: float = 20.0) -> OpenBao
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            umask=0o077,
         )
-    paths.pid_file.write_text(f"{process.pid}\n")
+    write_private(paths.pid_file, f"{process.pid}\n")
     server = OpenBaoProcess(f"http://127.0.0.1:{vault_port}", paths, process)
     try:
         wait_for_health(server.addr, lambda code: True, "answer", timeout, server.process)

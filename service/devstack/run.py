@@ -55,6 +55,28 @@ def default_policies_dir() -> Path:
     )
 
 
+# The home holds the SQLite file, the admin token and OpenBao's keys: only its owner may look.
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
+DATABASE_FILES = ("custodia.db", "custodia.db-wal", "custodia.db-shm", "custodia.db-journal")
+
+
+def prepare_home(home: Path) -> Path:
+    """Create ``home`` 0700 (tightening one that exists) with its private files 0600.
+
+    The SQLite file is created here, empty and 0600, before anything opens it:
+    SQLite gives its -wal, -shm and -journal files the database file's mode. Files
+    an older version left readable (the database, the admin token) are tightened.
+    """
+    home = home.resolve()
+    home.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    home.chmod(PRIVATE_DIR)
+    os.close(os.open(home / "custodia.db", os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+    for name in (*DATABASE_FILES, "admin-token"):
+        with contextlib.suppress(FileNotFoundError):
+            (home / name).chmod(PRIVATE_FILE)
+    return home
+
+
 def sqlite_url(home: Path) -> str:
     """The aiosqlite URL of ``$CUSTODIA_HOME/custodia.db`` (absolute path)."""
     return f"sqlite+aiosqlite:///{home.resolve() / 'custodia.db'}"
@@ -161,8 +183,7 @@ def run_dev(settings: Settings) -> int:
     # uvicorn re-raises the signals it captured once it has shut down; with this
     # handler that turns into _Stop, so OpenBao is still stopped on SIGTERM.
     previous = signal.signal(signal.SIGTERM, on_sigterm)
-    home = settings.home.resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    home = prepare_home(settings.home)
     settings = dataclasses.replace(settings, home=home)
     vault: LocalVault | None = None
     try:

@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.datastructures import Headers
 from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
@@ -45,21 +46,31 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        header = connection.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = bearer_token(connection.scope)
+        if token is None:
             raise Unauthenticated("Send Authorization: Bearer <token>")
-        rt: Runtime = connection.app.state.runtime
-        # Every request reads the token afresh: a revocation counts at once. The
-        # read is short and its connection goes back to the pool before the
-        # handler runs: no request holds one across its own work.
-        async with rt.reader() as reader:
-            principal = await TokenRepository(reader).live_principal(
-                token_digest(token.strip()), rt.clock.now()
-            )
+        principal = await live_principal(connection.app.state.runtime, token)
         if principal is None:
             raise Unauthenticated("The token is unknown, revoked or belongs to a departed gestor")
         return AuthenticationResult(user=principal, auth=None)
+
+
+def bearer_token(scope: Scope) -> str | None:
+    """The token of the request's ``Authorization: Bearer`` header, if it has one."""
+    header = Headers.from_scope(scope).get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def live_principal(rt: Runtime, token: str) -> Principal | None:
+    """Whom ``token`` stands for now, or None when it is unknown, revoked or departed."""
+    # Every request reads the token afresh: a revocation counts at once. The
+    # read is short and its connection goes back to the pool before the
+    # handler runs: no request holds one across its own work.
+    async with rt.reader() as reader:
+        return await TokenRepository(reader).live_principal(token_digest(token), rt.clock.now())
 
 
 def allow(*roles: str) -> Any:
@@ -76,12 +87,17 @@ def allow(*roles: str) -> Any:
 def caller_of(request: Request[Any, Any, Any]) -> Caller:
     """Provider: the caller, with request id and client address for the audit trail."""
     principal = request.scope.get("user")
-    client = request.client
-    state = request.scope.get("state", {})
+    return caller_in(request.scope, principal if isinstance(principal, Principal) else None)
+
+
+def caller_in(scope: Scope, principal: Principal | None) -> Caller:
+    """``principal`` calling through the request of ``scope``: its ids and client address."""
+    client = scope.get("client")
+    state = scope.get("state", {})
     return Caller(
-        principal=principal if isinstance(principal, Principal) else None,
+        principal=principal,
         request_id=state.get("request_id"),
-        ip=client.host if client else None,
+        ip=client[0] if client else None,
         client_request_id=state.get("client_request_id"),
     )
 

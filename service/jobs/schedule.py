@@ -10,6 +10,7 @@ from service.departures.jobs import seed_retry_round
 from service.jobs.supervisor import Periodic
 from service.rotations.jobs import max_age_round, overdue_round
 from service.runtime import Runtime
+from service.throttling.jobs import forget_round
 from service.webhooks.jobs import webhook_round
 
 
@@ -28,4 +29,5 @@ def default_jobs() -> list[Periodic]:
         Periodic("checkout-expiry", expiry_round),
         Periodic("hand-back", hand_back_round),
         Periodic("credential-recovery", recovery_round),
+        Periodic("throttle-cleanup", forget_round),
     ]

@@ -11,6 +11,7 @@ from service.credentials.recovery import recovery_round
 from service.departures.jobs import seed_retry_round
 from service.jobs.schedule import default_jobs, renew_vault_token
 from service.rotations.jobs import max_age_round, overdue_round
+from service.throttling.jobs import forget_round
 from service.webhooks.jobs import webhook_round
 
 EXPECTED = [
@@ -23,6 +24,7 @@ EXPECTED = [
     ("checkout-expiry", expiry_round),
     ("hand-back", hand_back_round),
     ("credential-recovery", recovery_round),
+    ("throttle-cleanup", forget_round),
 ]
 
 

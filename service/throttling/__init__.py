@@ -1,0 +1,1 @@
+"""Throttling of refused requests per token and client address, shared through the database."""
