@@ -93,6 +93,6 @@ def may_open_obligation(*, handed_back: bool, may_hold: bool) -> bool:
     Segunda II–III, Décima novena) and never once its credential was handed
     back: otherwise no new version can be written for that account record, so
     the obligation could never be satisfied; the owner answers for the password.
-    Every cause is alike here (tests/unit/test_domain_triggers.py checks each).
+    Every cause is alike here (tests/unit/domain/test_triggers.py checks each).
     """
     return may_hold and not handed_back

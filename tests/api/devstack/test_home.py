@@ -14,7 +14,7 @@ import pytest
 from service.devstack.openbao import start_openbao, stop_openbao
 from service.devstack.run import prepare_home
 from tests.bao_server import free_port_pair
-from tests.test_devstack import run_dev_until_ready, stop_dev
+from tests.support.devstack import run_dev_until_ready, stop_dev
 
 
 @pytest.fixture(autouse=True)

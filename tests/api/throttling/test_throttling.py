@@ -17,7 +17,7 @@ from service.db.models import AuditEvent, Throttle
 from service.throttling.policy import Window, address_key, token_key
 from service.throttling.usecases import forget_old_windows
 from service.tokens.repository import token_digest
-from tests.conftest import AppFactory, Client, bearer, runtime_of
+from tests.support.apps import AppFactory, Client, bearer, runtime_of
 
 # Ten seconds into a window: a throttled key is released 50 seconds later.
 START = datetime(2031, 3, 4, 5, 6, 10, tzinfo=UTC)
