@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from service.app import create_app
 from service.clock import Clock
 from service.db.migrate import upgrade_to_head
-from service.devstack.bootstrap import AppRoleCredentials, bootstrap_vault
+from service.devstack.bootstrap import AppRoleCredentials, bootstrap_vault, installed_policies_dir
 from service.principal import SYSTEM
 from service.runtime import Runtime
 from service.settings import Settings
@@ -78,7 +78,7 @@ def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
 @pytest.fixture(scope="session")
 def approle(bao: DevServer) -> AppRoleCredentials:
     """The service's AppRole: tests run with the service policy only, as in production."""
-    return bootstrap_vault(bao.addr, bao.root_token, ROOT / "vault_policies")
+    return bootstrap_vault(bao.addr, bao.root_token, installed_policies_dir())
 
 
 async def reset_postgres(url: str) -> None:
