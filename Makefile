@@ -3,17 +3,27 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint format openapi clean install-local install-dev
+# The lock: requirements/{base,local,dev}.txt, pinned with hashes for every platform.
+# dev is resolved first and constrains the others, so the three sets never disagree.
+# uv keeps the pins already in a file; `make lock-upgrade` moves them all to the newest.
+LOCK := $(BIN)/uv pip compile --universal --python-version 3.11 --generate-hashes --quiet
+LOCK_IN := pyproject.toml requirements/build.in
+
+.PHONY: run test lint format openapi clean install-local install-dev lock lock-upgrade
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 
-install-local: $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[local]"
+# The locked set, hashes checked, then this checkout in editable mode (its dependencies
+# are already there, and the build backend is in the lock too). Redone when either changes.
+$(VENV)/.installed-%: requirements/%.txt pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements/$*.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
 
-install-dev: $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[dev]"
+install-local: $(VENV)/.installed-local
+
+install-dev: $(VENV)/.installed-dev
 
 run: install-local  ## start OpenBao + SQLite + the API on this machine
 	$(BIN)/custodia dev
@@ -32,6 +42,14 @@ format: install-dev
 
 openapi: install-dev  ## regenerate openapi.yaml from the app
 	$(BIN)/custodia openapi --output openapi.yaml
+
+lock: install-dev  ## re-resolve requirements/*.txt after editing pyproject.toml
+	$(LOCK) $(LOCK_FLAGS) --extra dev $(LOCK_IN) -o requirements/dev.txt
+	$(LOCK) $(LOCK_FLAGS) --extra local $(LOCK_IN) -c requirements/dev.txt -o requirements/local.txt
+	$(LOCK) $(LOCK_FLAGS) $(LOCK_IN) -c requirements/dev.txt -o requirements/base.txt
+
+lock-upgrade:  ## the same, moving every pin to its newest release
+	$(MAKE) lock LOCK_FLAGS=--upgrade
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
