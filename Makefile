@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 LOCK := $(BIN)/uv pip compile --universal --python-version 3.11 --generate-hashes --quiet
 LOCK_IN := pyproject.toml requirements/build.in
 
-.PHONY: run test lint format openapi clean install-local install-dev lock lock-upgrade
+.PHONY: run test lint format openapi clean install-local install-dev lock lock-upgrade hooks
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ lock: install-dev  ## re-resolve requirements/*.txt after editing pyproject.toml
 
 lock-upgrade:  ## the same, moving every pin to its newest release
 	$(MAKE) lock LOCK_FLAGS=--upgrade
+
+hooks: install-dev  ## install the git hooks of .pre-commit-config.yaml
+	$(BIN)/pre-commit install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
