@@ -9,7 +9,8 @@ BIN    := $(VENV)/bin
 LOCK := $(BIN)/uv pip compile --universal --python-version 3.11 --generate-hashes --quiet
 LOCK_IN := pyproject.toml requirements/build.in
 
-.PHONY: run test lint format openapi clean install-local install-dev lock lock-upgrade hooks
+.PHONY: run test test-unit lint format openapi clean install-local install-dev \
+	lock lock-upgrade hooks
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +36,9 @@ lint: install-dev  ## ruff (lint and format check) and mypy
 
 test: lint  ## lint, then the whole suite
 	$(BIN)/pytest
+
+test-unit: install-dev  ## the pure tests only: no OpenBao, no database, seconds
+	$(BIN)/pytest -q tests/unit
 
 format: install-dev
 	$(BIN)/ruff format .
