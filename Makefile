@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
+# Share of service/ lines that `make test` runs (pytest-cov, lines only: branch tracing
+# would slow every test further). Measured at 91.9% with PostgreSQL and 91.4% without;
+# raise it as coverage rises, never lower it.
+COVERAGE_FLOOR := 91
+
 # The lock: requirements/{base,local,dev}.txt, pinned with hashes for every platform.
 # dev is resolved first and constrains the others, so the three sets never disagree.
 # uv keeps the pins already in a file; `make lock-upgrade` moves them all to the newest.
@@ -34,8 +39,8 @@ lint: install-dev  ## ruff (lint and format check) and mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint  ## lint, then the whole suite
-	$(BIN)/pytest
+test: lint  ## lint, then the whole suite, failing under the coverage floor
+	$(BIN)/pytest --cov=service --cov-report= --cov-fail-under=$(COVERAGE_FLOOR)
 
 test-unit: install-dev  ## the pure tests only: no OpenBao, no database, seconds
 	$(BIN)/pytest -q tests/unit
@@ -59,4 +64,4 @@ hooks: install-dev  ## install the git hooks of .pre-commit-config.yaml
 	$(BIN)/pre-commit install
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
