@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from service.db.migrate import upgrade_to_head
-from service.devstack.bootstrap import AppRoleCredentials, bootstrap_vault
+from service.devstack.bootstrap import AppRoleCredentials, bootstrap_vault, installed_policies_dir
 from service.settings import Settings
 from tests.bao_server import DevServer, start_dev_server, stop
-from tests.support.apps import PG_URL, REQUIRE_PG, ROOT, AppFactory, Client, app_factory, bearer
+from tests.support.apps import PG_URL, REQUIRE_PG, AppFactory, Client, app_factory, bearer
 from tests.support.databases import reset_postgres
 
 
@@ -56,7 +56,7 @@ def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
 @pytest.fixture(scope="session")
 def approle(bao: DevServer) -> AppRoleCredentials:
     """The service's AppRole: tests run with the service policy only, as in production."""
-    return bootstrap_vault(bao.addr, bao.root_token, ROOT / "vault_policies")
+    return bootstrap_vault(bao.addr, bao.root_token, installed_policies_dir())
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

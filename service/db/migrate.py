@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 
-ROOT = Path(__file__).resolve().parents[2]
+
+def migrations_dir() -> Path:
+    """Alembic's script directory: the installed ``migrations`` package, not the checkout."""
+    location = files("migrations")
+    if not isinstance(location, Path):
+        # Alembic reads env.py and versions/ from disk, so a zipped install cannot work.
+        raise RuntimeError(f"the migrations package is not a directory on disk: {location}")
+    return location
 
 
 def alembic_config(database_url: str) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.set_main_option("script_location", str(migrations_dir()))
     cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     cfg.attributes["database_url"] = database_url
     return cfg

@@ -8,6 +8,7 @@ key, policies, the checkout token role and the service's AppRole.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,15 @@ CHECKOUT_ROLE = "custodia-checkout"
 CHECKOUT_MAX_TTL = "10m"
 APPROLE_MOUNT = "approle"
 SERVICE_ROLE = "custodia-service"
+
+
+def installed_policies_dir() -> Path:
+    """The ``vault_policies`` package installed with Custodia (the checkout's when editable)."""
+    location = files("vault_policies")
+    if not isinstance(location, Path):
+        # OpenBao gets the policies' text from files; a zipped install cannot offer them.
+        raise RuntimeError(f"the vault_policies package is not a directory on disk: {location}")
+    return location
 
 
 class BootstrapError(RuntimeError):

@@ -1,0 +1,1 @@
+"""Alembic's script directory, shipped in the wheel and found with importlib.resources."""

@@ -1,0 +1,1 @@
+"""The OpenBao ACL policies, shipped in the wheel and found with importlib.resources."""
