@@ -8,11 +8,12 @@ from typing import Any
 
 import msgspec
 
+from service.accounts.profiles import profile_of
 from service.accounts.repository import AccountRepository
 from service.accounts.schemas import AccountIn, AccountOut, AccountPatch
 from service.audit.log import Entry
 from service.db.models import Account
-from service.domain.accounts import AccountProfile, validate_account
+from service.domain.accounts import validate_account
 from service.domain.events import AccessEnded, CheckoutsClosed
 from service.domain.handles import check_account_url, handle_key, parse_handle
 from service.domain.text_safety import check_text
@@ -25,22 +26,6 @@ PERSONAL_FIELDS = ("owner_name", "owner_cargo", "hierarchy_level", "term_ends_on
 SHOWN_TEXT_FIELDS = ("display_name", "area", "owner_name", "owner_cargo")
 # A change to any of these re-checks the handle's syntax and the URL's domain.
 ADDRESS_FIELDS = frozenset({"platform", "handle", "url"})
-
-
-def profile_of(values: dict[str, Any]) -> AccountProfile:
-    return AccountProfile(
-        kind=values["kind"],
-        owner_name=values.get("owner_name"),
-        owner_cargo=values.get("owner_cargo"),
-        hierarchy_level=values.get("hierarchy_level"),
-        managed_by_area=bool(values.get("managed_by_area")),
-        term_ends_on=values.get("term_ends_on"),
-        in_directory=bool(values.get("in_directory")),
-    )
-
-
-def profile_of_row(row: Account) -> AccountProfile:
-    return profile_of({k: getattr(row, k) for k in AccountIn.__struct_fields__})
 
 
 def _checked(values: dict[str, Any], changed: Collection[str]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from typing import Literal
 
 import structlog
 
-from service.accounts.usecases import profile_of_row
+from service.accounts.profiles import profile_of_row
 from service.audit.log import Entry
 from service.credentials.repository import CredentialRepository
 from service.credentials.schemas import HandBackOut

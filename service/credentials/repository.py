@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.orm import aliased
 
-from service.accounts.usecases import profile_of_row
+from service.accounts.profiles import profile_of_row
 from service.db.models import Account, AuditEvent, CredentialVersion, RotationObligation
 from service.db.work import Repository
 from service.domain.custody import DESTROYED, HANDED_BACK, CustodyEvent, Held

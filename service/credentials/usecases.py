@@ -41,8 +41,8 @@ from typing import Any
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.accounts.profiles import profile_of_row
 from service.accounts.repository import AccountRepository
-from service.accounts.usecases import profile_of_row
 from service.audit.log import Entry
 from service.credentials import intents
 from service.credentials.fields import current_fields, removals_of

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from service.devstack.bootstrap import AppRoleCredentials, bootstrap_vault
+from service.devstack.bootstrap import AppRoleCredentials, bootstrap_vault, installed_policies_dir
 from service.devstack.openbao import (
     OpenBaoProcess,
     start_openbao,
@@ -41,18 +41,8 @@ class _Stop(Exception):
 
 
 def default_policies_dir() -> Path:
-    """``vault_policies/`` of the source tree, or of the working directory."""
-    candidates = [
-        Path(__file__).resolve().parents[2] / "vault_policies",
-        Path.cwd() / "vault_policies",
-    ]
-    for candidate in candidates:
-        if (candidate / "custodia-service.hcl").is_file():
-            return candidate
-    raise FileNotFoundError(
-        "vault_policies/ not found; run from the Custodia source tree "
-        f"(looked in {', '.join(str(c) for c in candidates)})"
-    )
+    """The Vault policies shipped with the package (service.devstack.bootstrap)."""
+    return installed_policies_dir()
 
 
 # The home holds the SQLite file, the admin token and OpenBao's keys: only its owner may look.

@@ -6,7 +6,8 @@ import asyncio
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from service.db.models import AuditEvent
 from service.settings import Settings
@@ -71,6 +72,27 @@ async def test_two_processes_keep_one_gapless_chain(
     assert verdict["checked"] >= after
 
 
+def kill_mid_burst(service: ServiceProcess, database_url: str, seq: int) -> None:
+    """SIGKILL ``service`` once the chain reaches ``seq``: some of the burst, not all of it."""
+
+    # Its own thread, loop and engine: in the test's loop the burst's 300 responses could
+    # delay the check until every request is answered (they do under coverage tracing).
+    async def watch() -> None:
+        engine = create_async_engine(database_url)
+        try:
+            for _ in range(600):
+                await asyncio.sleep(0.01)
+                async with engine.connect() as conn:
+                    head = (await conn.execute(text("SELECT max(seq) FROM audit_events"))).scalar()
+                if (head or 0) >= seq:
+                    return
+        finally:
+            await engine.dispose()
+
+    asyncio.run(watch())
+    service.kill()
+
+
 async def test_sigkill_mid_burst_leaves_a_chain_that_verifies(
     client: Client, settings: Settings, auditor: dict[str, str], tmp_path: Path
 ) -> None:
@@ -82,11 +104,7 @@ async def test_sigkill_mid_burst_leaves_a_chain_that_verifies(
     )
     await asyncio.to_thread(service.wait_ready)
     burst = asyncio.create_task(_create_tokens([service.url], admin, 300, "burst"))
-    for _ in range(600):  # kill once some of the burst is committed, not all of it
-        await asyncio.sleep(0.01)
-        if await head_seq(rt) >= before + 20:
-            break
-    service.kill()
+    await asyncio.to_thread(kill_mid_burst, service, rt.settings.database_url, before + 20)
     results = await burst
     granted = [r for r in results if isinstance(r, httpx.Response) and r.status_code == 201]
     failed = [r for r in results if not isinstance(r, httpx.Response)]

@@ -23,7 +23,7 @@ from alembic.script import ScriptDirectory
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 # What the wheel is built from: the same files the Dockerfile copies into its build stage.
 SOURCES = ("pyproject.toml", "README.md", "service", "migrations", "vault_policies")
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
