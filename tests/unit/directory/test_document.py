@@ -36,7 +36,8 @@ def test_csv_rows_carry_public_fields_only() -> None:
         "Área": "Comunicación Social",
         "Plataforma": "Facebook",
         "Tipo de cuenta": "oficial",
-        "Nombre de la cuenta": "@asmr_comunicación_0",
+        # "@…" could start a formula in a spreadsheet: written as text (OWASP).
+        "Nombre de la cuenta": "'@asmr_comunicación_0",
         "URL": "https://www.facebook.com/asmr_comunicación_0",
         "Verificada": "Sí",
         "Fecha de actualización": "2025-03-01",
